@@ -1,0 +1,1 @@
+"""tokenscale alerts package."""

@@ -1,0 +1,1 @@
+"""tokenscale dashboards package."""

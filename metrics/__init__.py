@@ -1,0 +1,1 @@
+"""tokenscale metrics package."""
