@@ -5,6 +5,7 @@ Output goes to a log file so a failing test can show why a server died.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -52,22 +53,20 @@ class ManagedProcess:
             if ready():
                 return
             time.sleep(poll_s)
-        raise ProcessFailed(f"{self.name} (pid {self.pid}): {what} not reached in {timeout_s:.0f} s:\n{self.log_tail()}")
+        raise ProcessFailed(
+            f"{self.name} (pid {self.pid}): {what} not reached in {timeout_s:.0f} s:\n{self.log_tail()}"
+        )
 
     def stop(self, grace_s: float = 5.0) -> int | None:
         """SIGTERM the process group, SIGKILL after the grace period; return the exit code."""
         if self.alive():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.popen.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 self.popen.wait(timeout=grace_s)
         return self.popen.returncode
 
