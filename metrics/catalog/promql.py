@@ -158,9 +158,22 @@ def aggregate(
     return " or ".join(f"({b})" for b in branches)
 
 
-def histogram_quantile(quantile: float, family: MetricFamily, layout: ScrapeLayout, by: Sequence[str]) -> str:
-    """The q-quantile of a histogram family over the layout's rate window, per `by` group."""
-    buckets = aggregate(family, layout, "sum", ("le", *by), rate(layout.rate_window), suffix="_bucket")
+def histogram_quantile(
+    quantile: float,
+    family: MetricFamily,
+    layout: ScrapeLayout,
+    by: Sequence[str],
+    *,
+    window: str | None = None,
+    matchers: str = "",
+) -> str:
+    """The q-quantile of a histogram family per `by` group.
+
+    The rate window is the layout's unless `window` is given; dashboards pass Grafana's
+    `$__rate_interval`, which the layout's duration check would (rightly) refuse.
+    """
+    inner = rate(layout.rate_window if window is None else window)
+    buckets = aggregate(family, layout, "sum", ("le", *by), inner, matchers=matchers, suffix="_bucket")
     return f"histogram_quantile({quantile:g}, {buckets})"
 
 
