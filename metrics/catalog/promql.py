@@ -78,9 +78,10 @@ def increase(window: str) -> Inner:
     return lambda selector: f"increase({selector}[{window}])"
 
 
-def over_time(fn: str, window: str) -> Inner:
-    """`avg_over_time`, `max_over_time`, ... as an inner function."""
-    return lambda selector: f"{fn}_over_time({selector}[{window}])"
+def over_time(fn: str, window: str, offset: str = "") -> Inner:
+    """`avg_over_time`, `max_over_time`, ... as an inner function; `offset` looks back (e.g. `1d`)."""
+    shift = f" offset {offset}" if offset else ""
+    return lambda selector: f"{fn}_over_time({selector}[{window}]{shift})"
 
 
 def join_matchers(*parts: str) -> str:
@@ -100,22 +101,25 @@ def with_label(expr: str, label: str, value: str) -> str:
     return label_replace(expr, label, value, "", "")
 
 
-def dcgm_consumer(name: str, matchers: str) -> str:
+def dcgm_consumer(name: str, matchers: str, inner: Inner = identity) -> str:
     """DCGM series with `pod`/`namespace`/`hostname` naming the GPU's consumer, whatever the scrape.
 
     With honorLabels false (the dcgm-exporter chart default) Prometheus renames the exporter's pod
     and namespace labels to `exported_pod`/`exported_namespace`; with honorLabels true they keep
     their names. The first branch handles the former, the second the latter; `Hostname` (releases)
-    and `hostname` (main) are folded into `hostname`.
+    and `hostname` (main) are folded into `hostname`. `inner` (rate, max_over_time, ...) is applied
+    to each raw selector: range functions only take a selector, never a label_replace result.
     """
     renamed = label_replace(
-        label_replace(selector(name, join_matchers(matchers, 'exported_pod!=""')), "pod", "$1", "exported_pod", "(.+)"),
+        label_replace(
+            inner(selector(name, join_matchers(matchers, 'exported_pod!=""'))), "pod", "$1", "exported_pod", "(.+)"
+        ),
         "namespace",
         "$1",
         "exported_namespace",
         "(.+)",
     )
-    honoured = selector(name, join_matchers(matchers, 'exported_pod=""'))
+    honoured = inner(selector(name, join_matchers(matchers, 'exported_pod=""')))
     return label_replace(f"({renamed} or {honoured})", "hostname", "$1", "Hostname", "(.+)")
 
 
@@ -148,7 +152,7 @@ def aggregate(
     branches: list[str] = []
     for name in family.series(suffix):
         if family.source is Source.DCGM:
-            series = inner(dcgm_consumer(name, base_matchers))
+            series = dcgm_consumer(name, base_matchers, inner)
         else:
             series = inner(selector(name, base_matchers))
         attributed = _attributed(series, family, layout)

@@ -11,6 +11,21 @@ from metrics.catalog.families import MetricFamily, MetricType, Source, vllm_fami
 
 G, C, H = MetricType.GAUGE, MetricType.COUNTER, MetricType.HISTOGRAM
 
+# Default bucket boundaries of vLLM 0.10.2-0.33.0 (`vllm/v1/metrics/buckets.py`). A deployment can
+# replace them with `--custom-histogram-buckets`, so queries never rely on them; they are here to
+# check that an SLO threshold is a boundary (a `le` series exists for it) and for test fixtures.
+TIME_TO_FIRST_TOKEN_BUCKETS: tuple[float, ...] = (
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
+    160.0, 640.0, 2560.0,
+)  # fmt: skip
+INTER_TOKEN_LATENCY_BUCKETS: tuple[float, ...] = (
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
+)  # fmt: skip
+REQUEST_LATENCY_BUCKETS: tuple[float, ...] = (
+    0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0,
+    1920.0, 7680.0,
+)  # fmt: skip
+
 REQUESTS_RUNNING = vllm_family("num_requests_running", G, "requests", "Requests in the engine's running batch.")
 REQUESTS_WAITING = vllm_family(
     "num_requests_waiting", G, "requests", "Requests queued in the engine, not yet scheduled."
