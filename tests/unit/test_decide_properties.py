@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,7 +171,7 @@ def test_no_oscillation_under_constant_load(spec_: AutoscalerSpec, running: floa
     for _ in range(240):  # 20 minutes
         tl.tick(step.dt, values=values_for(step))
         counts.append(tl.replicas)
-    directions = [b - a for a, b in zip(counts, counts[1:], strict=False) if b != a]
+    directions = [b - a for a, b in itertools.pairwise(counts) if b != a]
     signs = {d > 0 for d in directions}
     assert len(signs) <= 1, counts  # monotone: never up then down or down then up
     assert counts[-1] == counts[-60], counts  # settled for the last 5 minutes
