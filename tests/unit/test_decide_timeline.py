@@ -47,7 +47,7 @@ def test_scale_down_waits_for_the_stabilization_window() -> None:
     assert held[-1].reason is Reason.SCALE_DOWN_STABILIZING
     # Then the count steps down as the higher recommendations (from the falling stable mean,
     # which took 55 s to settle) leave the 300 s window: never below the demand, never back up.
-    later = [d.desired_replicas for d in tl.run(55, values=engine(running=20))]
+    later = [d.desired_replicas or 0 for d in tl.run(55, values=engine(running=20))]
     assert later == sorted(later, reverse=True)
     assert later[-1] == 2
     assert tl.replicas == 2
