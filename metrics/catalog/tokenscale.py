@@ -44,6 +44,15 @@ DECISIONS = _ctl(
     "Decisions taken, by reason (e.g. ScaleUp, Hold, StaleMetrics, ScaleToZero).",
     (*TARGET, "reason"),
 )
+#: `reason` values of DECISIONS that mean "held the count because the data was missing, stale or
+#: unreachable" rather than a decision on full data (the controller's data holds). Dashboards and
+#: alerts select them by this list; a test keeps it equal to scaler.reasons.DATA_HOLDS.
+DATA_HOLD_REASONS: tuple[str, ...] = (
+    "HoldMissingMetrics",
+    "HoldNoDemandSignal",
+    "HoldPrometheusDown",
+    "HoldStaleMetrics",
+)
 SCALE_EVENTS = _ctl(
     "tokenscale_scale_events_total",
     C,
