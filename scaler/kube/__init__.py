@@ -1,0 +1,1 @@
+"""The Kubernetes adapter: watch cache, /scale actuation, status, Events and leader election."""
