@@ -14,18 +14,13 @@ request is admitted in a step that preempted.
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
 from dataclasses import dataclass
 
 from serving.engine.config import ReplicaConfig
 from serving.engine.cost import StepCost
-from serving.engine.decode_run import (
-    new_blocks_over,
-    progression_total,
-    steps_fitting_blocks,
-    steps_starting_before,
-)
+from serving.engine.decode_batch import DecodeBatch
+from serving.engine.decode_run import progression_total, steps_starting_before
 from serving.engine.request import EngineRequest, FinishedRequest, FinishReason
 from serving.engine.stats import EngineSnapshot, EngineStats
 
@@ -66,13 +61,7 @@ class ReplicaEngine:
         # Admission order, so the newest is preempted first.
         self._running: dict[str, EngineRequest] = {}
         self._prefilling: dict[str, EngineRequest] = {}
-        # Decoding requests advance together: their progress is relative to _step_index.
-        self._step_index = 0
-        self._decode_count = 0
-        self._decode_context = 0
-        self._residue_counts = [0] * self._block_size
-        self._finish_heap: list[tuple[int, int, EngineRequest]] = []
-        self._heap_seq = 0
+        self._decode = DecodeBatch(self._block_size)
         self._last_step_end = start_s
         # Events of the call in progress.
         self._first_tokens: list[tuple[str, float]] = []
@@ -126,9 +115,7 @@ class ReplicaEngine:
         request = self._requests.get(request_id)
         if request is None:
             return None
-        if request.in_decode:
-            return request.decode_base_generated + self._step_index - request.decode_base_step
-        return request.generated
+        return self._decode.generated(request) if request.in_decode else request.generated
 
     # ----- fault injection -------------------------------------------------------------------
 
@@ -231,11 +218,11 @@ class ReplicaEngine:
         return self._total_blocks - self._used_blocks - self._reserved_blocks
 
     def _general_step(self, start: float) -> bool:
-        block_size = self._block_size
+        block_size, decode = self._block_size, self._decode
         preempted_now = False
         while True:
-            budget = self.config.max_num_batched_tokens - self._decode_count
-            need = self._residue_counts[(-self._step_index) % block_size] if self._decode_count else 0
+            budget = self.config.max_num_batched_tokens - decode.count
+            need = decode.new_blocks_next_step()
             chunks: list[tuple[EngineRequest, int, int]] = []
             for request in self._prefilling.values():
                 if budget <= 0:
@@ -271,11 +258,11 @@ class ReplicaEngine:
                 self._prefilling[request.request_id] = request
                 if request.first_scheduled_s is None:
                     request.first_scheduled_s = start
-        decode_count = self._decode_count
+        decode_count = decode.count
         if decode_count == 0 and not chunks:
             return False
         tokens_total = decode_count
-        kv_tokens = self._decode_context + decode_count
+        kv_tokens = decode.context + decode_count
         pairs = float(kv_tokens)
         for request, tokens, _ in chunks:
             tokens_total += tokens
@@ -287,8 +274,7 @@ class ReplicaEngine:
         self._record_steps(1, end, duration, tokens_total)
         if decode_count:
             self.stats.inter_token_latency.observe(end - self._last_step_end, decode_count)
-            self._step_index += 1
-            self._decode_context += decode_count
+            decode.advance(1)
             self.stats.generation_tokens += decode_count
         self._last_step_end = end
         for request, tokens, blocks in chunks:
@@ -325,13 +311,14 @@ class ReplicaEngine:
             self._finish(request, request.finish_reason, end)
         else:
             del self._prefilling[request.request_id]
-            self._enter_decode(request)
+            self._decode.enter(request)
 
     # ----- a run of identical decode steps -----------------------------------------------
 
     def _decode_run(self, start: float, until: float) -> bool:
         """Run k > 1 pure decode steps in one go when the batch cannot change; False otherwise."""
-        batch = self._decode_count
+        decode = self._decode
+        batch = decode.count
         if self._prefilling or batch == 0:
             return False
         free = self._free_blocks()
@@ -344,28 +331,24 @@ class ReplicaEngine:
                     return False
                 # The head could be admitted once it has arrived: stop the run there.
                 horizon = min(horizon, head.arrival_s)
-        self._clean_heap_top()
-        steps_to_finish = self._finish_heap[0][0] - self._step_index
-        steps_fitting = steps_fitting_blocks(self._residue_counts, self._step_index, free, batch)
-        cap = min(steps_to_finish, steps_fitting)
+        cap = min(decode.steps_to_next_finish(), decode.steps_fitting(free))
         if cap < 2:
             return False
         cost = self.cost
         per_context = (cost.per_kv_token_s + cost.per_attention_pair_s) * self.slowdown
-        first = (cost.fixed_s + cost.per_token_s * batch) * self.slowdown + per_context * (self._decode_context + batch)
+        first = (cost.fixed_s + cost.per_token_s * batch) * self.slowdown + per_context * (decode.context + batch)
         delta = per_context * batch
         steps = steps_starting_before(first, delta, horizon - start, cap)
         if steps < 2:
             return False
         busy = progression_total(first, delta, steps)
         end = start + busy
-        self._used_blocks += new_blocks_over(self._residue_counts, self._step_index, steps, batch)
+        self._used_blocks += decode.new_blocks_over(steps)
         itl = self.stats.inter_token_latency
         itl.observe(start + first - self._last_step_end, batch)
         itl.observe_progression(first + delta, delta, steps - 1, batch)
         self._record_steps(steps, end, busy, batch)
-        self._step_index += steps
-        self._decode_context += batch * steps
+        decode.advance(steps)
         self.stats.generation_tokens += batch * steps
         self._last_step_end = end
         self._finish_decoded(end)
@@ -373,54 +356,15 @@ class ReplicaEngine:
 
     # ----- bookkeeping -------------------------------------------------------------------
 
-    def _enter_decode(self, request: EngineRequest) -> None:
-        request.in_decode = True
-        request.decode_base_step = self._step_index
-        request.decode_base_computed = request.computed
-        request.decode_base_generated = request.generated
-        self._residue_counts[(request.computed - self._step_index) % self._block_size] += 1
-        self._decode_count += 1
-        self._decode_context += request.computed
-        self._heap_seq += 1
-        request.heap_token = self._heap_seq
-        finish_step = self._step_index + request.target_output_tokens - request.generated
-        heapq.heappush(self._finish_heap, (finish_step, self._heap_seq, request))
-
-    def _leave_decode(self, request: EngineRequest) -> None:
-        advanced = self._step_index - request.decode_base_step
-        request.computed = request.decode_base_computed + advanced
-        request.generated = request.decode_base_generated + advanced
-        request.blocks = -(-request.computed // self._block_size)
-        request.last_token_s = self._last_step_end
-        key = (request.decode_base_computed - request.decode_base_step) % self._block_size
-        self._residue_counts[key] -= 1
-        self._decode_count -= 1
-        self._decode_context -= request.computed
-        request.in_decode = False
-        request.heap_token = -1
-
-    def _clean_heap_top(self) -> None:
-        heap = self._finish_heap
-        while heap and heap[0][2].heap_token != heap[0][1]:
-            heapq.heappop(heap)
-
     def _finish_decoded(self, end: float) -> None:
-        heap = self._finish_heap
-        while heap:
-            finish_step, token, request = heap[0]
-            if request.heap_token != token:
-                heapq.heappop(heap)
-                continue
-            if finish_step > self._step_index:
-                return
-            heapq.heappop(heap)
+        for request in list(self._decode.due()):
             self._remove_running(request)
             self._finish(request, request.finish_reason, end)
 
     def _remove_running(self, request: EngineRequest) -> None:
         """Take a running request out of the batch and free its blocks."""
         if request.in_decode:
-            self._leave_decode(request)
+            self._decode.leave(request, self._last_step_end)
         else:
             self._prefilling.pop(request.request_id, None)
         del self._running[request.request_id]

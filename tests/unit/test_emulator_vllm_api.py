@@ -221,3 +221,24 @@ async def test_faults_show_in_metrics(emulator: Emulator) -> None:
     status, body, _ = await emulator.post(faults, {"slowdown": 0.5})
     assert status == 400
     assert "slowdown" in body["error"]
+
+
+async def test_full_kv_cache_queues_requests_without_spinning(emulator: Emulator) -> None:
+    import time
+
+    replica = emulator.fleet.replicas()[1]
+    faults = f"{emulator.service_url}/admin/replicas/{replica.name}/faults"
+    url = emulator.replica_url(1)
+    await emulator.post(faults, {"kv_fill": 1.0})
+    pending = asyncio.create_task(emulator.post(f"{url}/v1/completions", {"prompt": "x", "max_tokens": 3}))
+    await asyncio.sleep(0.1)
+    cpu_before = time.process_time()
+    await asyncio.sleep(0.5)
+    assert time.process_time() - cpu_before < 0.25
+    assert await emulator.metric(url, "vllm:num_requests_waiting") == 1
+    assert await emulator.metric(url, "vllm:kv_cache_usage_perc") == 1.0
+    async with emulator.session.delete(faults):
+        pass
+    status, body, _ = await pending
+    assert status == 200
+    assert body["usage"]["completion_tokens"] == 3

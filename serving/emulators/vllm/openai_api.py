@@ -148,6 +148,8 @@ async def _generate(request: web.Request, chat: bool) -> web.StreamResponse:
             prompt_tokens = (
                 chat_prompt_tokens(body.get("messages")) if chat else completion_prompt_tokens(body.get("prompt"))
             )
+            if body.get("n", 1) != 1:
+                raise RequestError("the emulator serves n=1 only", param="n")
             plan = plan_generation(body, prompt_tokens, replica.spec.config.max_model_len, chat)
         except RequestError as exc:
             return error_response(str(exc), exc.status, exc.param)

@@ -214,6 +214,10 @@ class EmulatedReplica:
                 continue
             # Every step due by now runs (a late loop catches up), then we wait for the last to end.
             progress = self.engine.advance(now + 1e-9)
+            if progress.num_steps == 0 and not progress.finished:
+                # Work is queued but nothing fits (KV held by a fault): wait for a change.
+                await self._sleep_or_wake(IDLE_POLL_S)
+                continue
             if progress.end_s is not None:
                 delay = self.engine_to_wall_delay(progress.end_s - self.engine_now())
                 if delay > 0:

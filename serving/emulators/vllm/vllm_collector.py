@@ -49,8 +49,6 @@ class VllmCollector:
         # Requests held outside the engine (e.g. paused engine) count as deferred waiting.
         self._waiting_deferred = waiting_deferred
 
-    # prometheus_client calls describe() at registration when it exists; none here on purpose.
-
     def collect(self) -> Iterator[Metric]:
         yield from self._gauges()
         yield from self._counters()
@@ -90,10 +88,10 @@ class VllmCollector:
 
     def _gauges(self) -> Iterator[Metric]:
         engine, naming = self._engine, self._naming
-        deferred = self._waiting_deferred()
-        capacity = engine.num_waiting
+        # Every queued request waits for capacity: nothing in the model defers requests.
+        capacity, deferred = engine.num_waiting, 0
         yield self._gauge("num_requests_running", engine.num_running)
-        yield self._gauge("num_requests_waiting", capacity + (0 if naming.legacy else deferred))
+        yield self._gauge("num_requests_waiting", capacity + deferred)
         if naming.legacy:
             yield self._gauge("gpu_cache_usage_perc", engine.kv_usage)
             yield self._gauge("kv_cache_usage_perc", engine.kv_usage)
