@@ -63,6 +63,8 @@ class DcgmExporters:
         self._runners: list[web.AppRunner] = []
         self._task: asyncio.Task[None] | None = None
         self._last_collect = time.monotonic()
+        # Replicas already reported as not fitting (warn once, not every interval).
+        self._warned: set[str] = set()
 
     def gpus_of(self, node: str) -> list[GpuTelemetry]:
         return [t for device, t in self.telemetry.items() if device.node == node]
@@ -119,8 +121,9 @@ class DcgmExporters:
     async def collect_once(self) -> None:
         loads = {load.name: load for load in await self._source()}
         unplaced = self.allocator.sync({name: (load.gpu_name, load.tensor_parallel) for name, load in loads.items()})
-        for name in unplaced:
+        for name in set(unplaced) - self._warned:
             log.warning("replica %s does not fit on any emulated node", name)
+        self._warned = set(unplaced)
         now = time.monotonic()
         elapsed, self._last_collect = now - self._last_collect, now
         for device, telemetry in self.telemetry.items():
