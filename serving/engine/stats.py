@@ -18,7 +18,11 @@ from serving.engine.request import FinishedRequest, FinishReason
 
 
 class EngineStats:
-    """Counters and histograms since engine start. Histograms are optional (`with_histograms`)."""
+    """Counters and histograms since engine start.
+
+    The per-step histograms (time to first token, inter-token latency, tokens per step) are always
+    kept; the per-request ones, observed when a request finishes, only `with_histograms`.
+    """
 
     def __init__(self, max_model_len: int, with_histograms: bool = True) -> None:
         self.with_histograms = with_histograms

@@ -5,8 +5,10 @@ One emulator process (2 vLLM replicas, 1 DCGM node in-process) and one Prometheu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -100,10 +102,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def replayed(stack: Stack) -> ReplaySummary:
+    if not TRACE.exists():
+        pytest.skip(f"trace {TRACE} not present")
     requests = load_trace(TRACE, rate_multiplier=20, start_s=600, duration_s=60, max_requests=60)
     options = ReplayOptions(stack.service_url, api="chat", stream=True, concurrency=16, max_prompt_tokens=8000)
-    import asyncio
-
     return asyncio.run(replay(requests, options))
 
 
@@ -164,7 +166,6 @@ def test_injected_faults_show_up(stack: Stack, replayed: ReplaySummary) -> None:
     target = stack.ready["replicas"][0]
     pod = target["labels"]["pod"]
     admin(stack, f"/admin/replicas/{target['name']}/faults", {"paused": True})
-    import threading
 
     def send() -> None:
         request = urllib.request.Request(

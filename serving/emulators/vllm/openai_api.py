@@ -59,16 +59,17 @@ async def http_metrics_middleware(request: web.Request, handler: Handler) -> web
         raise
     finally:
         route = request.match_info.route.resource
-        handler_path = route.canonical if route is not None else request.path
-        size = response.content_length if isinstance(response, web.Response) else None
-        replica.http_metrics.observe(
-            handler_path,
-            request.method,
-            status,
-            time.perf_counter() - started,
-            request.content_length or 0,
-            size or 0,
-        )
+        # Unknown paths are not recorded: a scanner must not create a label value per URL.
+        if route is not None:
+            size = response.content_length if isinstance(response, web.Response) else None
+            replica.http_metrics.observe(
+                route.canonical,
+                request.method,
+                status,
+                time.perf_counter() - started,
+                request.content_length or 0,
+                size or 0,
+            )
 
 
 async def health(request: web.Request) -> web.Response:
@@ -241,7 +242,13 @@ async def _stream_response(
         await response.write(b"data: " + json.dumps({**head, **payload}).encode() + b"\n\n")
 
     if chat:
-        role = {"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}
+        role = {
+            "index": 0,
+            "delta": {"role": "assistant", "content": ""},
+            "logprobs": None,
+            "finish_reason": None,
+            "stop_reason": None,
+        }
         await send({"choices": [role]})
     sent = 0
     while True:
