@@ -65,6 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fleet.add_argument("--ports", type=_ports, default=[], help="comma-separated replica ports (default: free)")
     fleet.add_argument("--service-port", type=int, default=0, help="load balancer + admin port (default: free)")
     fleet.add_argument("--time-scale", type=float, default=1.0, help="engine seconds per wall second")
+    fleet.add_argument("--startup-s", type=float, default=0.0, help="seconds before a replica turns ready")
     fleet.add_argument("--seed", type=int, default=0, help="seed for injected failure draws")
     out = parser.add_argument_group("metrics and discovery")
     out.add_argument("--legacy-metrics", action="store_true", help="vLLM 0.10 metric surface")
@@ -126,7 +127,7 @@ async def start_fleet(args: argparse.Namespace) -> tuple[Fleet, web.AppRunner, i
         name = pod_name(deployment, index)
         labels = {"namespace": args.namespace, "pod": name, "deployment": deployment, **extra}
         port = args.ports[index] if index < len(args.ports) else None
-        await fleet.add(name, labels, port=port)
+        await fleet.add(name, labels, port=port, startup_s=args.startup_s)
     service_port = args.service_port or free_port()
     runner = web.AppRunner(build_service_app(fleet), access_log=None, handle_signals=False)
     await runner.setup()
