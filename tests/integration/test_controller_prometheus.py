@@ -142,7 +142,12 @@ def test_replayed_burst_scales_up_then_back_down(stack: Stack) -> None:
     requests = load_trace(TRACE, rate_multiplier=30, start_s=1200, duration_s=25, max_requests=400)
     options = ReplayOptions(stack.service_url, api="completions", stream=False, concurrency=64, max_prompt_tokens=4000)
     done = threading.Event()
-    thread = threading.Thread(target=lambda: (asyncio.run(replay(requests, options)), done.set()), daemon=True)
+
+    def play() -> None:
+        asyncio.run(replay(requests, options))
+        done.set()
+
+    thread = threading.Thread(target=play, daemon=True)
     thread.start()
     peak = 1
     deadline = time.monotonic() + 60
