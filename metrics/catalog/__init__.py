@@ -6,7 +6,7 @@ import this package only.
 
 from __future__ import annotations
 
-from metrics.catalog import dcgm, tokenscale, vllm
+from metrics.catalog import dcgm, scrape, tokenscale, vllm
 from metrics.catalog.families import MetricFamily, MetricType, Source
 from metrics.catalog.promql import (
     DEPLOYMENT_FROM_POD_NAME,
@@ -29,7 +29,7 @@ from metrics.catalog.signals import (
     controller_signals,
 )
 
-ALL_FAMILIES: tuple[MetricFamily, ...] = vllm.ALL + dcgm.ALL + tokenscale.ALL
+ALL_FAMILIES: tuple[MetricFamily, ...] = vllm.ALL + dcgm.ALL + tokenscale.ALL + scrape.ALL
 
 
 def family_by_name(name: str) -> MetricFamily:
@@ -65,6 +65,7 @@ __all__ = [
     "over_time",
     "rate",
     "ratio",
+    "scrape",
     "selector",
     "tokenscale",
     "vllm",
