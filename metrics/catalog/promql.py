@@ -101,7 +101,7 @@ def with_label(expr: str, label: str, value: str) -> str:
     return label_replace(expr, label, value, "", "")
 
 
-def dcgm_consumer(name: str, matchers: str, inner: Inner = identity) -> str:
+def dcgm_consumer(name: str, matchers: str, inner: Inner = identity, consumer_pattern: str = "") -> str:
     """DCGM series with `pod`/`namespace`/`hostname` naming the GPU's consumer, whatever the scrape.
 
     With honorLabels false (the dcgm-exporter chart default) Prometheus renames the exporter's pod
@@ -109,17 +109,19 @@ def dcgm_consumer(name: str, matchers: str, inner: Inner = identity) -> str:
     their names. The first branch handles the former, the second the latter; `Hostname` (releases)
     and `hostname` (main) are folded into `hostname`. `inner` (rate, max_over_time, ...) is applied
     to each raw selector: range functions only take a selector, never a label_replace result.
+    `consumer_pattern`, when given, keeps only GPUs whose consumer pod name matches it (GPUs held by
+    a Deployment's pods); idle GPUs carry the exporter's own pod name and are dropped.
     """
+    renamed_pod = f'exported_pod=~"{consumer_pattern}"' if consumer_pattern else 'exported_pod!=""'
+    honoured_pod = f'pod=~"{consumer_pattern}"' if consumer_pattern else ""
     renamed = label_replace(
-        label_replace(
-            inner(selector(name, join_matchers(matchers, 'exported_pod!=""'))), "pod", "$1", "exported_pod", "(.+)"
-        ),
+        label_replace(inner(selector(name, join_matchers(matchers, renamed_pod))), "pod", "$1", "exported_pod", "(.+)"),
         "namespace",
         "$1",
         "exported_namespace",
         "(.+)",
     )
-    honoured = inner(selector(name, join_matchers(matchers, 'exported_pod=""')))
+    honoured = inner(selector(name, join_matchers(matchers, 'exported_pod=""', honoured_pod)))
     return label_replace(f"({renamed} or {honoured})", "hostname", "$1", "Hostname", "(.+)")
 
 
@@ -149,10 +151,19 @@ def aggregate(
     the family's source are always applied. `suffix` selects a histogram part (`_bucket`, ...).
     """
     base_matchers = join_matchers(layout.matchers_for(family.source), matchers)
+    # Aggregating per Deployment: drop series that can't be attributed to one, at the selector, so
+    # they don't pile up in an empty-deployment group.
+    per_deployment = layout.deployment_label in by
+    consumer_pattern = DEPLOYMENT_FROM_POD_NAME if per_deployment else ""
+    if per_deployment and family.source in (Source.VLLM, Source.ACTIVATOR):
+        if family.source is Source.VLLM and layout.attribution is Attribution.POD_NAME:
+            base_matchers = join_matchers(base_matchers, f'pod=~"{DEPLOYMENT_FROM_POD_NAME}"')
+        else:
+            base_matchers = join_matchers(base_matchers, f'{layout.deployment_label}!=""')
     branches: list[str] = []
     for name in family.series(suffix):
         if family.source is Source.DCGM:
-            series = dcgm_consumer(name, base_matchers, inner)
+            series = dcgm_consumer(name, base_matchers, inner, consumer_pattern)
         else:
             series = inner(selector(name, base_matchers))
         attributed = _attributed(series, family, layout)
