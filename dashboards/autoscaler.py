@@ -16,6 +16,7 @@ from dashboards.queries import (
     gauge_over_range,
     legend,
     matchers,
+    or_zero,
     quantile,
     sum_increase,
     sum_rate,
@@ -28,15 +29,6 @@ T = TARGET_FILTER
 HOUR = "1h"
 
 STALE = matchers(T, f'reason=~"{"|".join(tokenscale.DATA_HOLD_REASONS)}"')
-
-
-def _or_zero(expr: str, evidence: str) -> str:
-    """`expr`, or 0 where `evidence` shows the controller was deciding but `expr`'s series never appeared.
-
-    Labelled counters only exist after their first increment; zero is only claimed for targets the
-    controller demonstrably evaluated, never for targets it did not see (no data is not zero).
-    """
-    return f"({expr}) or (0 * ({evidence}))"
 
 
 def _stats() -> list[PanelBuilder]:
@@ -68,7 +60,7 @@ def _stats() -> list[PanelBuilder]:
             "Held on stale data",
             "Decisions in the range that held the replica count because a signal was missing or stale.",
             units.COUNT,
-            [Query(_or_zero(sum_increase(tokenscale.DECISIONS, (), STALE), decisions_in_range))],
+            [Query(or_zero(sum_increase(tokenscale.DECISIONS, (), STALE), decisions_in_range))],
             runbook=runbooks.HELD_STALE_METRICS,
             thresholds=((None, "green"), (1, "orange")),
         ),
@@ -76,7 +68,7 @@ def _stats() -> list[PanelBuilder]:
             "Scale events",
             "Replica changes written to /scale in the range.",
             units.COUNT,
-            [Query(_or_zero(sum_increase(tokenscale.SCALE_EVENTS, (), T), decisions_in_range))],
+            [Query(or_zero(sum_increase(tokenscale.SCALE_EVENTS, (), T), decisions_in_range))],
             runbook=runbooks.SCALING_FLAPPING,
         ),
         stat_panel(
@@ -116,7 +108,7 @@ def _decisions() -> list[PanelBuilder]:
             units.OPS_PER_MINUTE,
             [
                 Query(
-                    f"60 * ({_or_zero(sum_rate(tokenscale.DECISIONS, TARGET, STALE), per_target_decisions)})",
+                    f"60 * ({or_zero(sum_rate(tokenscale.DECISIONS, TARGET, STALE), per_target_decisions)})",
                     TARGET_LEGEND,
                 )
             ],
@@ -128,7 +120,7 @@ def _decisions() -> list[PanelBuilder]:
             units.PER_HOUR,
             [
                 Query(
-                    _or_zero(
+                    or_zero(
                         sum_increase(tokenscale.SCALE_EVENTS, (*TARGET, "direction"), T, HOUR),
                         sum_increase(tokenscale.DECISIONS, TARGET, T, HOUR),
                     ),
@@ -222,7 +214,7 @@ def _zero() -> list[PanelBuilder]:
             [
                 Query(sum_rate(tokenscale.ACTIVATOR_REQUESTS, TARGET, T), legend(*TARGET, suffix="received")),
                 Query(
-                    _or_zero(
+                    or_zero(
                         sum_rate(tokenscale.ACTIVATOR_REJECTED, (*TARGET, "reason"), T),
                         sum_rate(tokenscale.ACTIVATOR_REQUESTS, TARGET, T),
                     ),
@@ -258,11 +250,11 @@ def _controller() -> list[PanelBuilder]:
             units.OPS_PER_MINUTE,
             [
                 Query(
-                    f"60 * ({_or_zero(sum_rate(tokenscale.QUERY_ERRORS, ('error',)), ticks)})",
+                    f"60 * ({or_zero(sum_rate(tokenscale.QUERY_ERRORS, ('error',)), ticks)})",
                     "prometheus {{error}}",
                 ),
                 Query(
-                    f"60 * ({_or_zero(sum_rate(tokenscale.KUBE_ERRORS, ('operation',)), ticks)})",
+                    f"60 * ({or_zero(sum_rate(tokenscale.KUBE_ERRORS, ('operation',)), ticks)})",
                     "kubernetes {{operation}}",
                 ),
             ],

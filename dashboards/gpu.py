@@ -7,13 +7,30 @@ from grafana_foundation_sdk.builders import dashboard
 from dashboards import runbooks, units
 from dashboards.base import new_dashboard, with_sections
 from dashboards.panels import FULL, PanelBuilder, Query, Size, stat_panel, table_panel, timeseries_panel
-from dashboards.queries import GPU, GPU_FILTER, GPU_LEGEND, HOSTNAME_FILTER, LAYOUT, gauge, label_values
+from dashboards.queries import GPU, GPU_FILTER, GPU_LEGEND, HOSTNAME_FILTER, LAYOUT, gauge, label_values, or_zero
 from dashboards.variables import query_variable
-from metrics.catalog import aggregate, dcgm
+from metrics.catalog import aggregate, dcgm, scrape
 
 UID = "tokenscale-gpu"
 G = GPU_FILTER
 HOT_CELSIUS = 83.0
+GPU_IDENTITY = (*GPU, "UUID", "modelName")
+CONSUMER = ("namespace", "pod", LAYOUT.deployment_label)
+
+
+def allocation() -> str:
+    """Each GPU with the pod holding it; free GPUs without pod labels.
+
+    A free GPU's series carry the scrape target's own namespace and pod, i.e. the exporter's, in
+    both scrape modes (renamed and honoured labels). Those are exactly the labels of the target's
+    `up` series, which is how they are told apart from a consumer's.
+    """
+    series = gauge(dcgm.GPU_UTIL, "", (), G)
+    target = "on (instance, namespace, pod)"
+    up = gauge(scrape.UP, "")
+    held = f"max by ({', '.join((*GPU_IDENTITY, *CONSUMER))}) (({series}) unless {target} ({up}))"
+    free = f"max by ({', '.join(GPU_IDENTITY)}) (({series}) and {target} ({up}))"
+    return f"({held}) or ({free})"
 
 
 def _stats() -> list[PanelBuilder]:
@@ -57,8 +74,7 @@ def _stats() -> list[PanelBuilder]:
             "GPUs with an XID error",
             "GPUs whose last XID error code is not 0; most XIDs need the pod or the node drained.",
             units.GPUS,
-            # `or vector(0)`: no GPU in error is a real zero here, the GPUs themselves are reporting.
-            [Query(f"count(({xid}) > 0) or vector(0)")],
+            [Query(or_zero(f"count(({xid}) > 0)", f"count({xid})"))],
             runbook=runbooks.GPU_XID,
             thresholds=((None, "green"), (1, "red")),
         ),
@@ -102,6 +118,7 @@ def _per_gpu() -> list[PanelBuilder]:
                 Query(gauge(dcgm.GPU_TEMP, "max", GPU, G), f"{GPU_LEGEND} die"),
                 Query(gauge(dcgm.MEMORY_TEMP, "max", GPU, G), f"{GPU_LEGEND} memory"),
             ],
+            FULL,
             runbook=runbooks.GPU_TEMPERATURE,
         ),
         table_panel(
@@ -128,18 +145,7 @@ def _per_gpu() -> list[PanelBuilder]:
             "Which pod holds which GPU",
             "Every GPU with the pod, namespace and Deployment it is allocated to (empty when free).",
             units.PERCENT,
-            [
-                Query(
-                    gauge(
-                        dcgm.GPU_UTIL,
-                        "max",
-                        (*GPU, "UUID", "modelName", "namespace", "pod", LAYOUT.deployment_label),
-                        G,
-                    ),
-                    column="Utilisation",
-                    unit=units.PERCENT,
-                )
-            ],
+            [Query(allocation(), column="Utilisation", unit=units.PERCENT)],
             FULL,
         ),
     ]

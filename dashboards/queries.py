@@ -57,6 +57,16 @@ TARGET_LEGEND = legend(*TARGET)
 GPU_LEGEND = "{{hostname}} GPU {{gpu}}"
 
 
+def or_zero(expr: str, evidence: str) -> str:
+    """`expr`, or 0 for the label sets where `evidence` exists but `expr` has no series.
+
+    Labelled counters only exist after their first increment, so "none happened" is often an
+    absent series. Zero is only claimed where `evidence` shows the source was there to count
+    (no data is not zero: without evidence the result stays empty).
+    """
+    return f"({expr}) or (0 * ({evidence}))"
+
+
 def sum_rate(family: MetricFamily, by: Sequence[str] = (), filters: str = "", suffix: str = "") -> str:
     """Per-second rate of a counter (or histogram part), summed per `by` group."""
     return aggregate(family, LAYOUT, "sum", by, rate(RATE), filters, suffix)

@@ -95,7 +95,14 @@ def _float(text: str) -> float:
 
 def fetch(client: PrometheusClient, panel: Mapping[str, Any], values: Mapping[str, str], window: Window) -> PanelData:
     full_values = {**values, **window.time.builtins()}
-    targets = [(t, substitute(str(t["expr"]), full_values)) for t in panel.get("targets", [])]
+    # Grafana interpolates variables in legends too (e.g. "TTFT <= $ttft_slo s").
+    targets = [
+        (
+            {**t, "legendFormat": substitute(str(t.get("legendFormat", "")), full_values)},
+            substitute(str(t["expr"]), full_values),
+        )
+        for t in panel.get("targets", [])
+    ]
     exprs = tuple(expr for _, expr in targets)
     try:
         if panel["type"] == "heatmap":
@@ -206,7 +213,7 @@ def _table(
         key=lambda k: (k not in _LABEL_ORDER, _LABEL_ORDER.index(k) if k in _LABEL_ORDER else 0, k),
     )
     columns = [*label_columns, *value_fields]
-    body = tuple(tuple(row.get(c, "") for c in columns) for _, row in sorted(rows.items()))
+    body = tuple(sorted(tuple(row.get(c, "") for c in columns) for row in rows.values()))
     return Table(
         columns=tuple(renames.get(c, c) for c in columns),
         units=tuple("" if c in label_columns else column_units.get(c, default_unit) for c in columns),

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib import colormaps
 from matplotlib.axes import Axes
+from matplotlib.colors import LinearSegmentedColormap, PowerNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch
@@ -42,6 +42,8 @@ PALETTE = (
     "#7EB26D", "#EAB839", "#6ED0E0", "#EF843C", "#E24D42", "#1F78C1", "#BA43A9", "#705DA0",
     "#508642", "#CCA300", "#447EBC", "#C15C17", "#890F02", "#0A437C", "#6D1F62", "#584477",
 )  # fmt: skip
+HEAT = LinearSegmentedColormap.from_list("grafana-oranges", ["#3d2410", "#c4561d", "#ff9830", "#ffd8a8"])
+HEAT.set_bad(PANEL)
 THRESHOLD_COLORS = {"green": "#73BF69", "orange": "#FF9830", "red": "#F2495C", "yellow": "#FADE2A", "blue": "#5794F2"}
 
 
@@ -120,6 +122,7 @@ def _frame(canvas: Canvas, panel: Mapping[str, Any], x: float, y: float, w: floa
         facecolor=PANEL,
         edgecolor=BORDER,
         linewidth=1,
+        zorder=-10,  # behind the panel's axes, which the figure draws at zorder 0
     )
     canvas.figure.add_artist(box)
     canvas.text(x + 8, y + 20, str(panel.get("title", "")), color=TEXT, fontsize=10, weight="bold", va="bottom")
@@ -243,19 +246,15 @@ def _heatmap(canvas: Canvas, panel: Mapping[str, Any], data: PanelData, body: tu
     counts = np.ma.masked_less_equal(np.array(heat.counts), 0.0)
     step = (heat.times[1] - heat.times[0]) if len(heat.times) > 1 else 1.0
     edges = np.array([_dt(t) for t in (*heat.times, heat.times[-1] + step)])
-    cmap = _oranges()
-    ax.pcolormesh(edges, np.arange(len(heat.bounds) + 1), counts, cmap=cmap, shading="flat")
+    # Grafana's dark-theme "Oranges" scheme with its default 0.5 exponent: faint cells stay visible.
+    ax.pcolormesh(
+        edges, np.arange(len(heat.bounds) + 1), counts, cmap=HEAT, norm=PowerNorm(0.5, vmin=0), shading="flat"
+    )
     labels = [("+Inf" if b == "+Inf" else format_value(float(b), unit)) for b in heat.bounds]
     every = max(1, math.ceil(len(labels) / 8))
     ax.set_yticks([i + 0.5 for i in range(0, len(labels), every)], labels[::every])
     ax.set_ylabel(f"≤ bucket ({axis_label(unit)})", color=MUTED, fontsize=7)
     _time_axis(ax, heat.times[0], heat.times[-1] + step)
-
-
-def _oranges() -> Any:
-    cmap = colormaps["Oranges"].copy()
-    cmap.set_bad(PANEL)
-    return cmap
 
 
 def _table(canvas: Canvas, data: PanelData, body: tuple[float, ...]) -> None:
