@@ -6,7 +6,7 @@ import this package only.
 
 from __future__ import annotations
 
-from metrics.catalog import dcgm, scrape, tokenscale, vllm
+from metrics.catalog import dcgm, opencost, scrape, tokenscale, vllm
 from metrics.catalog.families import MetricFamily, MetricType, Source
 from metrics.catalog.promql import (
     DEPLOYMENT_FROM_POD_NAME,
@@ -29,7 +29,7 @@ from metrics.catalog.signals import (
     controller_signals,
 )
 
-ALL_FAMILIES: tuple[MetricFamily, ...] = vllm.ALL + dcgm.ALL + tokenscale.ALL + scrape.ALL
+ALL_FAMILIES: tuple[MetricFamily, ...] = vllm.ALL + dcgm.ALL + tokenscale.ALL + opencost.ALL + scrape.ALL
 
 
 def family_by_name(name: str) -> MetricFamily:
@@ -62,6 +62,7 @@ __all__ = [
     "family_by_name",
     "histogram_quantile",
     "increase",
+    "opencost",
     "over_time",
     "rate",
     "ratio",

@@ -24,6 +24,7 @@ class Source(Enum):
     ACTIVATOR = "activator"
     CONTROLLER = "controller"
     PROMETHEUS = "prometheus"
+    OPENCOST = "opencost"
 
 
 @dataclass(frozen=True)

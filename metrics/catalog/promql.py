@@ -60,6 +60,7 @@ class ScrapeLayout:
             Source.ACTIVATOR: self.activator_matchers,
             Source.CONTROLLER: self.controller_matchers,
             Source.PROMETHEUS: "",
+            Source.OPENCOST: "",
         }[source]
 
 

@@ -144,6 +144,13 @@ GPU_PRICE = _ctl(
     "Price used for one GPU of the target, per hour.",
     (*TARGET, "gpu_model"),
 )
+GPUS_PER_REPLICA = _ctl(
+    "tokenscale_gpus_per_replica",
+    G,
+    "gpus",
+    "GPUs one replica of the target requests (pod spec nvidia.com/gpu, else DCGM); exported at zero too.",
+    (*TARGET, "gpu_model"),
+)
 COST_PER_MILLION_TOKENS = _ctl(
     "tokenscale_cost_per_million_tokens_dollars",
     G,
@@ -235,6 +242,7 @@ CONTROLLER_FAMILIES: tuple[MetricFamily, ...] = (
     LEADER,
     GPUS_ALLOCATED,
     GPU_PRICE,
+    GPUS_PER_REPLICA,
     COST_PER_MILLION_TOKENS,
     COST,
     DRIFT_SCORE,
