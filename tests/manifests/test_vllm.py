@@ -145,6 +145,9 @@ def test_engine_numbers_agree(tree: Path) -> None:
     # Start-up budget and the warm-up hook's deadline are the same number.
     startup = container["startupProbe"]
     assert startup["failureThreshold"] * startup["periodSeconds"] == int(env["SERVE_WARMUP_DEADLINE_SECONDS"])
+    assert engine["spec"]["progressDeadlineSeconds"] > startup["failureThreshold"] * startup["periodSeconds"]
+    assert "replicas" not in engine["spec"], "the autoscaler owns replicas; apply must not reset them"
+    assert spec["enableServiceLinks"] is False, "service links inject VLLM_PORT, which vLLM misreads"
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/health", "port": "http"}, probe
     assert container["lifecycle"]["postStart"]["exec"]["command"][0] == "python3"

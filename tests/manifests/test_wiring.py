@@ -5,13 +5,15 @@ derive from the one Deployment name."""
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from metrics.request_record import WAKE_LEASE_LABEL, wake_lease_name
+from scaler.cli import build_parser
+from serving.activator import config as activator_config
 from serving.vllm_flags import expand_vars
 from tests.manifests.kustomize import SERVING, Obj, build, buildable, by_kind, component, name, one, pod_spec, rel
 
@@ -158,12 +160,11 @@ def test_activator_points_at_its_engine(tree: Path) -> None:
 
 @pytest.mark.parametrize("tree", VLLM_TREES[:1], ids=rel)
 def test_activator_args_parse_with_its_cli(tree: Path) -> None:
-    config_module = pytest.importorskip("serving.activator.config")
     args = activator_args(build(tree))
     parser = argparse.ArgumentParser(exit_on_error=False)
-    config_module.add_arguments(parser)
+    activator_config.add_arguments(parser)
     parsed = parser.parse_args(args[1:])
-    config: Any = config_module.from_args(parsed, {"POD_NAMESPACE": "models", "KUBERNETES_SERVICE_HOST": "10.0.0.1"})
+    config = activator_config.from_args(parsed, {"POD_NAMESPACE": "models", "KUBERNETES_SERVICE_HOST": "10.0.0.1"})
     assert config.deployment == _flag(args, "--deployment")
     assert config.service == _flag(args, "--service")
     assert (
@@ -182,3 +183,34 @@ def test_scrape_label_modes() -> None:
     assert dcgm["spec"]["endpoints"][0]["honorLabels"] is False
     honored = one(build(SERVING / "dcgm-exporter" / "overlays" / "honor-labels"), "ServiceMonitor")
     assert honored["spec"]["endpoints"][0]["honorLabels"] is True
+
+
+def test_controller_args_parse_with_its_cli() -> None:
+    deployment = one(build(SERVING / "controller"), "Deployment")
+    container = pod_spec(deployment)["containers"][0]
+    assert container["command"] == ["tokenscale"]
+    args = [expand_vars(a, {"POD_NAMESPACE": "tokenscale-system"}) for a in container["args"]]
+    parsed = build_parser().parse_args(args)
+    assert parsed.command == "run"
+    assert parsed.leader_elect is True
+    assert parsed.lease_namespace == "tokenscale-system"
+    assert parsed.prometheus_url == "http://prometheus-operated.monitoring.svc:9090"
+    port = int(parsed.metrics_bind_address.rsplit(":", 1)[1])
+    assert {p["name"]: p["containerPort"] for p in container["ports"]}["http-metrics"] == port
+    assert deployment["spec"]["replicas"] == 2
+
+
+@pytest.mark.parametrize("tree", buildable(), ids=rel)
+def test_argument_variables_are_defined(tree: Path) -> None:
+    """Kubernetes leaves an undefined $(VAR) in command/args as written, silently."""
+    objects = build(tree)
+    config_maps = {name(c): c.get("data") or {} for c in by_kind(objects, "ConfigMap")}
+    for workload in (o for o in objects if o["kind"] in WORKLOADS):
+        for container in pod_spec(workload)["containers"]:
+            defined = {e["name"] for e in container.get("env") or ()}
+            for source in container.get("envFrom") or ():
+                keys = config_maps[source["configMapRef"]["name"]]
+                defined |= {f"{source.get('prefix', '')}{k}" for k in keys}
+            for arg in list(container.get("command") or ()) + list(container.get("args") or ()):
+                for ref in re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", arg):
+                    assert ref in defined, f"{name(workload)}/{container['name']}: $({ref}) is not defined"
