@@ -105,10 +105,16 @@ def parse_upstream(text: str) -> URL:
     return url.with_path("")
 
 
-def _positive(flag: str, value: float, *, allow_zero: bool = False) -> None:
+def _positive(flag: str, value: float, *, allow_zero: bool = False, shown: str | None = None) -> None:
     if math.isnan(value) or value < 0 or (value == 0 and not allow_zero):
         wanted = "zero or more" if allow_zero else "more than zero"
-        raise ConfigError(f"{flag}: must be {wanted}, got {value!r}")
+        raise ConfigError(f"{flag}: must be {wanted}, got {shown if shown is not None else value!r}")
+
+
+def _duration(flag: str, text: str, *, allow_zero: bool = False) -> float:
+    value = parse_duration(flag, text)
+    _positive(flag, value, allow_zero=allow_zero, shown=repr(text))
+    return value
 
 
 def _k8s_name(flag: str, value: str, pattern: re.Pattern[str] = _DNS_LABEL) -> str:
@@ -169,8 +175,8 @@ def _float(flag: str, text: str) -> float:
         raise ConfigError(f"{flag}: expected a number, got {text!r}") from None
 
 
-def _holder_identity() -> str:
-    return os.environ.get("POD_NAME") or socket.gethostname()
+def _holder_identity(env: dict[str, str]) -> str:
+    return env.get("POD_NAME") or socket.gethostname()
 
 
 def from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> ActivatorConfig:
@@ -194,12 +200,9 @@ def from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -
 
     max_queue = _int("--max-queue", args.max_queue)
     _positive("--max-queue", max_queue)
-    hold = parse_duration("--hold-timeout", args.hold_timeout)
-    _positive("--hold-timeout", hold)
-    upstream_timeout = parse_duration("--upstream-timeout", args.upstream_timeout)
-    _positive("--upstream-timeout", upstream_timeout)
-    connect = parse_duration("--upstream-connect-timeout", args.upstream_connect_timeout)
-    _positive("--upstream-connect-timeout", connect)
+    hold = _duration("--hold-timeout", args.hold_timeout)
+    upstream_timeout = _duration("--upstream-timeout", args.upstream_timeout)
+    connect = _duration("--upstream-connect-timeout", args.upstream_connect_timeout)
     if connect > upstream_timeout:
         raise ConfigError(
             f"--upstream-connect-timeout: {args.upstream_connect_timeout!r} is longer than "
@@ -209,18 +212,15 @@ def from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -
     _positive("--upstream-max-connections", max_conns)
     max_body = _int("--max-body-bytes", args.max_body_bytes)
     _positive("--max-body-bytes", max_body)
-    retry_after = parse_duration("--retry-after", args.retry_after)
-    _positive("--retry-after", retry_after)
+    retry_after = _duration("--retry-after", args.retry_after)
     release_rate = _float("--release-rate", args.release_rate)
     _positive("--release-rate", release_rate, allow_zero=True)
     release_burst = _int("--release-burst", args.release_burst)
     _positive("--release-burst", release_burst)
-    health = parse_duration("--health-interval", args.health_interval)
-    _positive("--health-interval", health)
+    health = _duration("--health-interval", args.health_interval)
     records_buffer = _int("--records-buffer", args.records_buffer)
     _positive("--records-buffer", records_buffer)
-    grace = parse_duration("--drain-grace", args.drain_grace)
-    _positive("--drain-grace", grace, allow_zero=True)
+    grace = _duration("--drain-grace", args.drain_grace, allow_zero=True)
     level = str(args.log_level).lower()
     if level not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"--log-level: expected debug, info, warning or error, got {args.log_level!r}")
@@ -252,7 +252,7 @@ def from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -
         release_burst=release_burst,
         health_interval_s=health,
         wake_lease=wake_lease,
-        holder_identity=_holder_identity(),
+        holder_identity=_holder_identity(env),
         records_dir=Path(args.records_dir) if args.records_dir else None,
         records_buffer=records_buffer,
         drain_grace_s=grace,

@@ -74,8 +74,14 @@ class HoldGate:
         """The endpoint source's latest count of ready endpoints (0 = hold everything)."""
         if count != self._ready:
             log.info("ready endpoints: %d -> %d (held requests: %d)", self._ready, count, len(self._queue))
+        grew = count > self._ready
         self._ready = max(0, count)
         if self._ready > 0 and self._queue:
+            if grew and self._releaser is not None and not self._releaser.done():
+                # New capacity: start a fresh ramp (a burst per ready endpoint) instead of waiting
+                # out a sleep computed for fewer endpoints.
+                self._releaser.cancel()
+                self._releaser = None
             self._ensure_releaser()
 
     async def hold(self, timeout_s: float) -> float:
@@ -134,7 +140,7 @@ class HoldGate:
             elapsed = self._clock() - start
             allowed = self._ramp.allowance(elapsed, self._ready)
             batch = 0
-            while self._queue and released < allowed:
+            while self._queue and released + 1 <= allowed:
                 waiter = self._queue.popleft()
                 if waiter.done():  # timed out or cancelled between its finally and now
                     continue
