@@ -109,3 +109,13 @@ def test_structure_checks_catch_mistakes() -> None:
     problems = custom_resource_problems(autoscaler)
     assert any("maxReplicas" in p for p in problems)
     assert any("signalz: unknown field" in p for p in problems)
+
+
+def test_strict_validation_is_strict() -> None:
+    """A misspelt field in a real built object is rejected, so the passes above mean something."""
+    engine = next(o for o in build(SERVING / "vllm" / "base") if o["kind"] == "Deployment")
+    broken = yaml.safe_load(yaml.safe_dump(engine))
+    container = broken["spec"]["template"]["spec"]["containers"][0]
+    container["readinessProbes"] = container.pop("readinessProbe")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, K8S_VERSION, strict=True)
