@@ -20,7 +20,7 @@ import pytest
 from dashboards.expressions import TimeContext
 from dashboards.registry import DASHBOARDS
 from dashboards.render import dashboard_json
-from metrics.catalog import Source, family_by_name
+from metrics.catalog import MetricFamily, family_by_name
 from serving.stack.prometheus import PrometheusNotInstalled, prometheus_binary
 from tests.dashboards.promql_names import metric_names
 from tests.dashboards.queries import CheckedQuery, all_queries
@@ -49,8 +49,8 @@ def _time(range_s: int) -> TimeContext:
     return TimeContext(range_s=range_s, interval_s=STEP_S, scrape_interval_s=1)
 
 
-def _sources(query: CheckedQuery) -> set[Source]:
-    return {family_by_name(name).source for name in metric_names(query.expr)}
+def _families(query: CheckedQuery) -> list[MetricFamily]:
+    return [family_by_name(name) for name in sorted(metric_names(query.expr))]
 
 
 # The queries are parametrised before the stack exists; $__range is fixed to the replay length.
@@ -86,9 +86,11 @@ def _has_value(result: list[dict[str, Any]]) -> bool:
 
 @pytest.mark.parametrize("query", QUERIES, ids=[q.where for q in QUERIES])
 def test_query_returns_data(replayed: Replayed, query: CheckedQuery) -> None:
-    missing = _sources(query) - replayed.stack.sources
-    if missing:
-        pytest.skip(f"pending: needs {', '.join(sorted(s.value for s in missing))}, not in the test stack yet")
+    families = _families(query)
+    missing = sorted({f.source.value for f in families} - {s.value for s in replayed.stack.sources})
+    pending = sorted({replayed.stack.pending[f] for f in families if f in replayed.stack.pending})
+    if missing or pending:
+        pytest.skip("pending: " + "; ".join(pending or [f"no {source} in the test stack" for source in missing]))
     prometheus = replayed.stack.prometheus
     if query.instant:
         # While traffic still flows (the replay's last seconds drain in-flight requests only).
