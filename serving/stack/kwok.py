@@ -16,14 +16,12 @@ from __future__ import annotations
 import contextlib
 import http.client
 import logging
-import os
 import shutil
 import signal
 import ssl
-import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -32,9 +30,10 @@ from kubernetes import client
 from kubernetes import config as kube_config
 from kubernetes.client.exceptions import ApiException
 
-from serving.stack import kube_auth, kwok_nodes, pids
+from serving.stack import kube_auth, kwok_nodes, kwokctl, pids
 from serving.stack.k8s_bins import require_binaries, tool_versions
 from serving.stack.kwok_config import KwokctlSettings, KwokPorts, advertise_address, render_config
+from serving.stack.kwokctl import KwokError
 from serving.stack.ports import LOOPBACK
 
 log = logging.getLogger(__name__)
@@ -46,12 +45,6 @@ COMPONENTS: tuple[str, ...] = (
     "kube-scheduler",
     "kwok-controller",
 )
-WORKDIR_PREFIX = "tokenscale-kwok-"
-OWNER_FILE = "owner.pid"
-
-
-class KwokError(RuntimeError):
-    """kwokctl or a cluster component failed."""
 
 
 @dataclass(frozen=True)
@@ -82,38 +75,6 @@ class ApiserverRestart:
         return self.stop_s + self.start_s
 
 
-def kwokctl_env(workdir: Path, bin_dir: Path) -> dict[str, str]:
-    """The environment for kwokctl: our workdir and binaries, nothing from the user's KWOK_* setup."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KWOK_") and k != "KUBECONFIG"}
-    env["KWOK_WORKDIR"] = str(workdir)
-    env["KWOK_KUBECTL_BINARY"] = str(bin_dir / "kubectl")
-    # kubectl (kwokctl runs it to probe the cluster) would otherwise cache under ~/.kube.
-    env["KUBECACHEDIR"] = str(workdir / "kube-cache")
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    return env
-
-
-def create_argv(bin_dir: Path, name: str, config_path: Path, wait_s: float, dry_run: bool = False) -> list[str]:
-    argv = [str(bin_dir / "kwokctl"), "--name", name]
-    if dry_run:
-        argv.append("--dry-run")
-    # --kubeconfig "": leave ~/.kube/config alone; callers use the cluster's own kubeconfig.
-    argv += ["create", "cluster", "--config", str(config_path), "--runtime", "binary", "--kubeconfig", ""]
-    argv += ["--wait", f"{int(wait_s)}s", "--timeout", f"{int(wait_s)}s"]
-    return argv
-
-
-def _run(argv: Sequence[str], env: dict[str, str], timeout_s: float, check: bool = True) -> str:
-    try:
-        done = subprocess.run(list(argv), env=env, capture_output=True, text=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise KwokError(f"{' '.join(argv)} did not finish in {timeout_s:.0f} s") from exc
-    output = done.stdout + done.stderr
-    if check and done.returncode != 0:
-        raise KwokError(f"{' '.join(argv)} exited {done.returncode}:\n{output[-4000:]}")
-    return output
-
-
 def _settings(config: KwokClusterConfig, bin_dir: Path, workdir: Path, ports: KwokPorts) -> KwokctlSettings:
     return KwokctlSettings(
         bin_dir=bin_dir,
@@ -126,60 +87,16 @@ def _settings(config: KwokClusterConfig, bin_dir: Path, workdir: Path, ports: Kw
     )
 
 
-def _delete_cluster(bin_dir: Path, name: str, workdir: Path) -> str:
-    # `delete cluster` rejects an empty --kubeconfig and would otherwise edit ~/.kube/config; the
-    # cluster's context was never added anywhere, so point it at a file of our own.
-    unused = workdir / "unused-kubeconfig.yaml"
-    argv = [str(bin_dir / "kwokctl"), "--name", name, "delete", "cluster", "--kubeconfig", str(unused)]
-    return _run(argv, kwokctl_env(workdir, bin_dir), timeout_s=60.0, check=False)
-
-
 def dry_run_create(config: KwokClusterConfig | None = None) -> str:
     """What `kwokctl --dry-run create cluster` would do with our configuration (nothing is started)."""
     config = config or KwokClusterConfig()
     bin_dir = require_binaries(config.bin_dir)
-    with tempfile.TemporaryDirectory(prefix=WORKDIR_PREFIX + "dry-", dir=config.base_dir) as tmp:
+    with tempfile.TemporaryDirectory(prefix=kwokctl.WORKDIR_PREFIX + "dry-", dir=config.base_dir) as tmp:
         workdir = Path(tmp)
         config_path = workdir / "kwokctl-config.yaml"
         config_path.write_text(render_config(_settings(config, bin_dir, workdir, KwokPorts.allocate())))
-        argv = create_argv(bin_dir, config.name, config_path, config.create_timeout_s, dry_run=True)
-        return _run(argv, kwokctl_env(workdir, bin_dir), timeout_s=60.0)
-
-
-def reap_stale_clusters(bin_dir: Path, base_dir: Path | None = None, min_age_s: float = 120.0) -> list[Path]:
-    """Delete clusters left behind by test runs that died without tearing down.
-
-    A workdir belongs to the process in its owner file; when that process is gone, its cluster's
-    components are orphans. Workdirs of live owners are never touched, so parallel runs are safe.
-    """
-    base = base_dir or Path(tempfile.gettempdir())
-    reaped: list[Path] = []
-    for workdir in sorted(base.glob(WORKDIR_PREFIX + "*")):
-        owner = _read_owner(workdir / OWNER_FILE)
-        if owner is not None and owner.alive():
-            continue
-        if owner is None and time.time() - workdir.stat().st_mtime < min_age_s:
-            continue  # being created right now: the owner file is written just after mkdtemp
-        for cluster_dir in (workdir / "clusters").glob("*"):
-            log.warning("deleting leftover kwok cluster %s", cluster_dir)
-            _delete_cluster(bin_dir, cluster_dir.name, workdir)
-        shutil.rmtree(workdir, ignore_errors=True)
-        reaped.append(workdir)
-    return reaped
-
-
-def _read_owner(path: Path) -> pids.ProcessId | None:
-    try:
-        pid_text, ticks_text = path.read_text(encoding="ascii").split()
-        return pids.ProcessId(name="owner", pid=int(pid_text), start_ticks=int(ticks_text))
-    except (OSError, ValueError):
-        return None
-
-
-def _write_owner(workdir: Path) -> None:
-    me = pids.identify("owner", os.getpid())
-    if me is not None:
-        (workdir / OWNER_FILE).write_text(f"{me.pid} {me.start_ticks}\n", encoding="ascii")
+        argv = kwokctl.create_argv(bin_dir, config.name, config_path, config.create_timeout_s, dry_run=True)
+        return kwokctl.run(argv, kwokctl.kwokctl_env(workdir, bin_dir), timeout_s=60.0)
 
 
 def _unverified_tls() -> ssl.SSLContext:
@@ -213,7 +130,7 @@ class KwokCluster:
         self.start_seconds = float("nan")
         # kwokctl's own output of `create cluster` (its JSON log lines), kept for inspection.
         self.create_output = ""
-        self._env = kwokctl_env(workdir, bin_dir)
+        self._env = kwokctl.kwokctl_env(workdir, bin_dir)
         self._known: dict[str, pids.ProcessId] = {}
         self._deleted = False
 
@@ -222,18 +139,18 @@ class KwokCluster:
     def create(cls, config: KwokClusterConfig | None = None) -> KwokCluster:
         config = config or KwokClusterConfig()
         bin_dir = require_binaries(config.bin_dir)
-        reap_stale_clusters(bin_dir, config.base_dir)
-        workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=config.base_dir))
-        _write_owner(workdir)
+        kwokctl.reap_stale_clusters(bin_dir, config.base_dir)
+        workdir = Path(tempfile.mkdtemp(prefix=kwokctl.WORKDIR_PREFIX, dir=config.base_dir))
+        kwokctl.write_owner(workdir)
         ports = KwokPorts.allocate()
         cluster = cls(config, bin_dir, workdir, ports)
         config_path = workdir / "kwokctl-config.yaml"
         config_path.write_text(render_config(_settings(config, bin_dir, workdir, ports)), encoding="utf-8")
-        _delete_cluster(bin_dir, config.name, workdir)  # leftovers of an earlier run, if any
+        kwokctl.delete_cluster(bin_dir, config.name, workdir)  # leftovers of an earlier run, if any
         started = time.monotonic()
         try:
-            cluster.create_output = _run(
-                create_argv(bin_dir, config.name, config_path, config.create_timeout_s),
+            cluster.create_output = kwokctl.run(
+                kwokctl.create_argv(bin_dir, config.name, config_path, config.create_timeout_s),
                 cluster._env,
                 timeout_s=config.create_timeout_s + 30,
             )
@@ -341,7 +258,7 @@ class KwokCluster:
                 found[component] = process
         return found
 
-    def pids(self) -> list[int]:
+    def component_pids(self) -> list[int]:
         return [p.pid for p in self.components().values()]
 
     # ---- readiness ------------------------------------------------------------------------
@@ -415,7 +332,7 @@ class KwokCluster:
             self._pid_file("kube-apiserver").unlink(missing_ok=True)
         stopped = time.monotonic()
         argv = [str(self.bin_dir / "kwokctl"), "--name", self.config.name, "start", "cluster"]
-        _run([*argv, "--timeout", f"{int(timeout_s)}s"], self._env, timeout_s=timeout_s + 30)
+        kwokctl.run([*argv, "--timeout", f"{int(timeout_s)}s"], self._env, timeout_s=timeout_s + 30)
         self._wait_until("kube-apiserver /readyz after restart", self.apiserver_ready, stopped + timeout_s)
         ready = time.monotonic()
         new = self._read_pid("kube-apiserver")
@@ -443,7 +360,7 @@ class KwokCluster:
             return
         self._deleted = True
         processes = list({p.pid: p for p in [*self._known.values(), *self.components().values()]}.values())
-        output = _delete_cluster(self.bin_dir, self.config.name, self.workdir)
+        output = kwokctl.delete_cluster(self.bin_dir, self.config.name, self.workdir)
         survivors = pids.wait_gone(processes, timeout_s=15.0)
         if survivors:
             # Not ours to leave running: kill by PID (identity checked), then report.
