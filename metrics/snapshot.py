@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from metrics.catalog import SIGNAL_LABEL, QueryGroup, Signal, SignalName
+from metrics.catalog import QUANTILE_LABEL, SIGNAL_LABEL, QueryGroup, Signal, SignalName
 
 TargetKey = tuple[str, str]  # (namespace, deployment)
 
@@ -59,6 +59,7 @@ class TargetMetrics:
 
     values: Mapping[SignalName, float] = field(default_factory=dict)
     histograms: Mapping[SignalName, Histogram] = field(default_factory=dict)
+    quantiles: Mapping[tuple[SignalName, float], float] = field(default_factory=dict)
 
     def get(self, name: SignalName) -> float | None:
         return self.values.get(name)
@@ -112,6 +113,7 @@ def build_snapshot(
     by_name = {s.name.value: s for s in signals}
     values: dict[TargetKey, dict[SignalName, float]] = {}
     buckets: dict[TargetKey, dict[SignalName, list[tuple[float, float]]]] = {}
+    quantiles: dict[TargetKey, dict[tuple[SignalName, float], float]] = {}
     dropped = 0
     for group_results in results.values():
         for series in group_results:
@@ -124,7 +126,13 @@ def build_snapshot(
                 dropped += 1
                 continue
             key = (namespace, deployment)
-            if signal.histogram:
+            if signal.quantile is not None:
+                q = _finite(labels.get(QUANTILE_LABEL, ""))
+                if q is None:
+                    dropped += 1
+                    continue
+                quantiles.setdefault(key, {})[(signal.name, q)] = value
+            elif signal.histogram:
                 le = _le(labels.get("le", ""))
                 if le is None:
                     dropped += 1
@@ -133,9 +141,11 @@ def build_snapshot(
             else:
                 values.setdefault(key, {})[signal.name] = value
     targets: dict[TargetKey, TargetMetrics] = {}
-    for key in set(values) | set(buckets):
+    for key in set(values) | set(buckets) | set(quantiles):
         histograms = {name: Histogram(tuple(sorted(points))) for name, points in buckets.get(key, {}).items()}
-        targets[key] = TargetMetrics(values=values.get(key, {}), histograms=histograms)
+        targets[key] = TargetMetrics(
+            values=values.get(key, {}), histograms=histograms, quantiles=quantiles.get(key, {})
+        )
     return FleetSnapshot(taken_at=taken_at, targets=targets, failed_groups=dict(failed_groups), dropped_series=dropped)
 
 

@@ -29,8 +29,8 @@ DELEGATES: dict[tuple[str, ...], str] = {
     ("simulate",): "scaler.sim.cli",
     ("report", "cost"): "metrics.cost.cli",
     ("drift",): "metrics.drift.cli",
-    ("demo",): "scaler.demo",
-    ("bench",): "scaler.bench",
+    ("demo",): "scaler.demo.cli",
+    ("bench",): "scaler.bench.cli",
 }
 
 

@@ -83,8 +83,14 @@ def _demand_totals(spec: AutoscalerSpec, m: TargetMetrics) -> tuple[dict[SignalT
     return totals, missing
 
 
-def _latency(slo: LatencySLO | None, m: TargetMetrics, buckets: SignalName) -> tuple[float | None, bool]:
-    """(observed quantile, known). Not applicable (None, True) when no request finished."""
+def _latency(
+    slo: LatencySLO | None, m: TargetMetrics, quantile: SignalName, buckets: SignalName
+) -> tuple[float | None, bool]:
+    """(observed quantile, known). Not applicable (None, True) when no request finished.
+
+    Prometheus computes the quantile (one value per target); a histogram of bucket rates is the
+    fallback (the simulator builds those).
+    """
     if slo is None:
         return None, True
     rps = m.get(SignalName.FINISHED_RPS)
@@ -92,6 +98,9 @@ def _latency(slo: LatencySLO | None, m: TargetMetrics, buckets: SignalName) -> t
         return None, False
     if rps <= 0:
         return None, True
+    computed = m.quantiles.get((quantile, slo.quantile))
+    if computed is not None:
+        return computed, True
     histogram = m.histograms.get(buckets)
     if histogram is None:
         return None, False
@@ -218,11 +227,11 @@ def decide(spec: AutoscalerSpec, obs: Observation, state: ScalerState, now: floa
 
     # Latency SLOs: one more replica while breached; close to the threshold, no scale-down.
     vetoes: list[Reason] = []
-    for slo, buckets, label in (
-        (spec.ttft_slo, SignalName.TTFT_BUCKETS, "ttft"),
-        (spec.itl_slo, SignalName.ITL_BUCKETS, "itl"),
+    for slo, quantile, buckets, label in (
+        (spec.ttft_slo, SignalName.TTFT_QUANTILE, SignalName.TTFT_BUCKETS, "ttft"),
+        (spec.itl_slo, SignalName.ITL_QUANTILE, SignalName.ITL_BUCKETS, "itl"),
     ):
-        value, known = _latency(slo, m, buckets)
+        value, known = _latency(slo, m, quantile, buckets)
         if slo is None:
             continue
         if not known:

@@ -14,7 +14,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from metrics.catalog import QueryGroup, ScrapeLayout, SignalName, batched_queries, controller_signals
+from metrics.catalog import (
+    QueryGroup,
+    ScrapeLayout,
+    Signal,
+    SignalName,
+    batched_queries,
+    controller_signals,
+    latency_signals,
+)
 from metrics.exporter import ControllerMetrics, PublishedTick, TargetRow
 from metrics.prometheus import TickResults
 from metrics.snapshot import FleetSnapshot, build_snapshot
@@ -120,8 +128,10 @@ class Controller:
         self._clock, self._perf, self._is_leader = clock, perf, is_leader
         self._price = price or (lambda t: t.spec.cost.price_per_gpu_hour if t.spec else None)
         self._cost = cost
-        self._signals = controller_signals(self.config.layout)
+        self._base_signals = controller_signals(self.config.layout)
+        self._signals: tuple[Signal, ...] = self._base_signals
         self.queries = batched_queries(self._signals)
+        self._latency_key: tuple[frozenset[float], frozenset[float]] = (frozenset(), frozenset())
         self._states: dict[tuple[str, str, str], ScalerState] = {}
         self._last_scale: dict[tuple[str, str, str], float] = {}
         self._last_reason: dict[tuple[str, str, str], Reason] = {}
@@ -148,6 +158,7 @@ class Controller:
             targets, healthy = [], False
             kube_errors["read"] += 1
         pokes = self.cluster.take_pokes()
+        self._plan_queries(targets)
         results = self.source.run(self.queries, now)
         for group, error in results.failed.items():
             log.warning("prometheus query %s failed: %s", group.value, error)
@@ -179,6 +190,16 @@ class Controller:
             self._last = record
         self.metrics.publish(self._published(record, kube_errors))
         return record
+
+    def _plan_queries(self, targets: list[TargetInfo]) -> None:
+        """Add a latency branch per distinct SLO percentile in the specs (not per target)."""
+        ttft = frozenset(t.spec.ttft_slo.quantile for t in targets if t.spec and t.spec.ttft_slo)
+        itl = frozenset(t.spec.itl_slo.quantile for t in targets if t.spec and t.spec.itl_slo)
+        if (ttft, itl) == self._latency_key:
+            return
+        self._latency_key = (ttft, itl)
+        self._signals = self._base_signals + latency_signals(self.config.layout, ttft, itl)
+        self.queries = batched_queries(self._signals)
 
     # --- per target ------------------------------------------------------------------------------
     def _decide_and_act(

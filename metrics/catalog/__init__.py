@@ -21,12 +21,14 @@ from metrics.catalog.promql import (
     selector,
 )
 from metrics.catalog.signals import (
+    QUANTILE_LABEL,
     SIGNAL_LABEL,
     QueryGroup,
     Signal,
     SignalName,
     batched_queries,
     controller_signals,
+    latency_signals,
 )
 
 ALL_FAMILIES: tuple[MetricFamily, ...] = vllm.ALL + dcgm.ALL + tokenscale.ALL + opencost.ALL + scrape.ALL
@@ -46,6 +48,7 @@ def family_by_name(name: str) -> MetricFamily:
 __all__ = [
     "ALL_FAMILIES",
     "DEPLOYMENT_FROM_POD_NAME",
+    "QUANTILE_LABEL",
     "SIGNAL_LABEL",
     "Attribution",
     "MetricFamily",
@@ -62,6 +65,7 @@ __all__ = [
     "family_by_name",
     "histogram_quantile",
     "increase",
+    "latency_signals",
     "opencost",
     "over_time",
     "rate",

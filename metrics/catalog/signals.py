@@ -6,15 +6,17 @@ the number of queries per tick is fixed by this file and never grows with the nu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 from metrics.catalog import dcgm, tokenscale, vllm
-from metrics.catalog.promql import ScrapeLayout, aggregate, rate, with_label
+from metrics.catalog.promql import ScrapeLayout, aggregate, histogram_quantile, rate, with_label
 
 #: Label that tags each signal inside a batched query's result.
 SIGNAL_LABEL = "tokenscale_signal"
+#: Label carrying the quantile of a latency signal (e.g. "0.95").
+QUANTILE_LABEL = "quantile"
 
 
 class SignalName(StrEnum):
@@ -27,6 +29,8 @@ class SignalName(StrEnum):
     FINISHED_RPS = "finished_requests_per_second"
     TTFT_BUCKETS = "ttft_bucket_rate"
     ITL_BUCKETS = "itl_bucket_rate"
+    TTFT_QUANTILE = "ttft_seconds"
+    ITL_QUANTILE = "itl_seconds"
     GPU_BUSY = "gpu_busy_ratio"
     GPUS_REPORTING = "gpus_reporting"
     REPORTING_PODS = "reporting_pods"
@@ -53,14 +57,38 @@ class Signal:
     help: str
     expr: str
     histogram: bool = False
+    quantile: float | None = None
+
+
+def latency_signals(
+    layout: ScrapeLayout, ttft_quantiles: Iterable[float] = (), itl_quantiles: Iterable[float] = ()
+) -> tuple[Signal, ...]:
+    """Latency quantiles computed by Prometheus, one branch per distinct quantile the specs ask for.
+
+    Fetching the buckets instead would return ~30 series per target; the quantile returns one. The
+    number of branches is the number of distinct SLO percentiles, never the number of targets.
+    """
+    by = ("namespace", layout.deployment_label)
+    signals: list[Signal] = []
+    for name, family, quantiles in (
+        (SignalName.TTFT_QUANTILE, vllm.TIME_TO_FIRST_TOKEN, ttft_quantiles),
+        (SignalName.ITL_QUANTILE, vllm.INTER_TOKEN_LATENCY, itl_quantiles),
+    ):
+        for q in sorted(set(quantiles)):
+            expr = with_label(histogram_quantile(q, family, layout, by), QUANTILE_LABEL, f"{q:g}")
+            signals.append(
+                Signal(name, QueryGroup.LATENCY, "seconds", f"{name.value} at quantile {q:g}", expr, quantile=q)
+            )
+    return tuple(signals)
 
 
 def controller_signals(layout: ScrapeLayout) -> tuple[Signal, ...]:
+    """Per-tick signals that don't depend on the specs (latency quantiles: `latency_signals`)."""
     by = ("namespace", layout.deployment_label)
     per_pod = (*by, "pod")
     window = layout.rate_window
     running = vllm.REQUESTS_RUNNING
-    engine, latency = QueryGroup.ENGINE, QueryGroup.LATENCY
+    engine = QueryGroup.ENGINE
 
     def sum_of(family_expr: str) -> str:
         return f"sum by ({', '.join(by)}) ({family_expr})"
@@ -89,12 +117,6 @@ def controller_signals(layout: ScrapeLayout) -> tuple[Signal, ...]:
                f"count by ({', '.join(by)}) ({aggregate(running, layout, 'count', per_pod)})"),
         Signal(SignalName.SAMPLE_AGE, engine, "seconds", "Age of the oldest engine sample.",
                aggregate(running, layout, "max", by, lambda s: f"time() - timestamp({s})")),
-        Signal(SignalName.TTFT_BUCKETS, latency, "requests/s", "TTFT histogram bucket rates.",
-               aggregate(vllm.TIME_TO_FIRST_TOKEN, layout, "sum", ("le", *by), rate(window), suffix="_bucket"),
-               histogram=True),
-        Signal(SignalName.ITL_BUCKETS, latency, "tokens/s", "Inter-token latency histogram bucket rates.",
-               aggregate(vllm.INTER_TOKEN_LATENCY, layout, "sum", ("le", *by), rate(window), suffix="_bucket"),
-               histogram=True),
         Signal(SignalName.GPU_BUSY, QueryGroup.GPU, "ratio", "Mean GPU engine activity of the target's GPUs.",
                gpu_busy),
         Signal(SignalName.GPUS_REPORTING, QueryGroup.GPU, "gpus", "GPUs dcgm-exporter attributes to the target.",
@@ -114,7 +136,7 @@ def batched_queries(signals: tuple[Signal, ...]) -> Mapping[QueryGroup, str]:
 
     The tags differ, so `or` keeps every branch; the query count is the number of groups.
     """
-    by_group: dict[QueryGroup, list[str]] = {}
+    by_group: dict[QueryGroup, list[str]] = {}  # insertion order: groups in a stable order
     for signal in signals:
         tagged = with_label(f"({signal.expr})", SIGNAL_LABEL, signal.name.value)
         by_group.setdefault(signal.group, []).append(tagged)

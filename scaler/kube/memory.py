@@ -18,6 +18,11 @@ from scaler.kube.writer import ScaleResult
 from scaler.observation import WakePoke
 
 PodsChanged = Callable[[str, str, list[str]], None]  # (namespace, deployment, ready pod names)
+_SAFE = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' alphabet for generated name suffixes
+
+
+def _suffix(serial: int) -> str:
+    return "".join(_SAFE[(serial // len(_SAFE) ** k) % len(_SAFE)] for k in range(5))
 
 
 @dataclass
@@ -107,7 +112,7 @@ class InMemoryCluster:
             if self._gpu_capacity is not None and self._scheduled_gpus() + dep.gpus > self._gpu_capacity:
                 break
             dep.serial += 1
-            dep.pods[f"{dep.name}-7c9d8f6b5-{dep.serial:05d}"] = now + self._ready_delay_s
+            dep.pods[f"{dep.name}-7c9d8f6b5-{_suffix(dep.serial)}"] = now + self._ready_delay_s
 
     def _notify(self, dep: _Deployment) -> None:
         if self._on_pods_changed is not None:

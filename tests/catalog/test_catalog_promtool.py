@@ -15,14 +15,16 @@ from typing import Any
 import pytest
 import yaml
 
-from metrics.catalog import Attribution, ScrapeLayout, Signal, SignalName, controller_signals
+from metrics.catalog import Attribution, ScrapeLayout, Signal, SignalName, controller_signals, latency_signals
 
 POD = "llama-7c9d8f6b5-x2k4q"  # a ReplicaSet pod name: <deployment>-<hash>-<suffix>
 TARGET = 'namespace="inference", pod="' + POD + '", deployment="llama"'
 
 
 def signal(name: SignalName, layout: ScrapeLayout | None = None) -> Signal:
-    return next(s for s in controller_signals(layout or ScrapeLayout(rate_window="1m")) if s.name is name)
+    layout = layout or ScrapeLayout(rate_window="1m")
+    signals = controller_signals(layout) + latency_signals(layout, ttft_quantiles=[0.5], itl_quantiles=[0.5])
+    return next(s for s in signals if s.name is name)
 
 
 def promtool_test(tmp_path: Path, series: list[dict[str, str]], exprs: list[dict[str, Any]]) -> None:
@@ -76,21 +78,21 @@ def test_token_rates_under_both_prefixes(tmp_path: Path, prefix: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "family", ["vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds", "vllm_inter_token_latency_seconds"]
+    "family",
+    ["vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds", "vllm_inter_token_latency_seconds"],
 )
-def test_itl_histogram_under_current_and_legacy_names(tmp_path: Path, family: str) -> None:
+def test_itl_quantile_under_current_and_legacy_names(tmp_path: Path, family: str) -> None:
+    # Half the gaps are <= 0.05 s, so the median is the 0.05 bucket's upper bound.
     series = [
         {"series": f'{family}_bucket{{{TARGET}, model_name="m", engine="0", le="0.05"}}', "values": "0+60x10"},
+        {"series": f'{family}_bucket{{{TARGET}, model_name="m", engine="0", le="0.1"}}', "values": "0+120x10"},
         {"series": f'{family}_bucket{{{TARGET}, model_name="m", engine="0", le="+Inf"}}', "values": "0+120x10"},
     ]
     exprs = [
         {
-            "expr": signal(SignalName.ITL_BUCKETS).expr,
+            "expr": signal(SignalName.ITL_QUANTILE).expr,
             "eval_time": "5m",
-            "exp_samples": [
-                {"labels": '{deployment="llama", namespace="inference", le="0.05"}', "value": 1},
-                {"labels": '{deployment="llama", namespace="inference", le="+Inf"}', "value": 2},
-            ],
+            "exp_samples": [{"labels": '{deployment="llama", namespace="inference", quantile="0.5"}', "value": 0.05}],
         }
     ]
     promtool_test(tmp_path, series, exprs)
@@ -119,9 +121,15 @@ def test_router_series_without_model_name_are_ignored(tmp_path: Path) -> None:
 def test_pod_name_attribution_when_no_deployment_label(tmp_path: Path) -> None:
     layout = ScrapeLayout(attribution=Attribution.POD_NAME, rate_window="1m")
     series = [
-        {"series": f'vllm:num_requests_running{{namespace="inference", pod="{POD}", model_name="m"}}', "values": "7x10"},
+        {
+            "series": f'vllm:num_requests_running{{namespace="inference", pod="{POD}", model_name="m"}}',
+            "values": "7x10",
+        },
         # A DaemonSet-style name (one suffix) must not be attributed to a Deployment.
-        {"series": 'vllm:num_requests_running{namespace="inference", pod="lonely-x2k4q", model_name="m"}', "values": "9x10"},
+        {
+            "series": 'vllm:num_requests_running{namespace="inference", pod="lonely-x2k4q", model_name="m"}',
+            "values": "9x10",
+        },
     ]
     promtool_test(tmp_path, series, [expect(SignalName.RUNNING, 7, layout)])
 
@@ -143,19 +151,30 @@ def test_dcgm_series_reach_their_deployment_with_or_without_honor_labels(tmp_pat
         {"series": f"DCGM_FI_PROF_GR_ENGINE_ACTIVE{{{GPU_LABELS}, {consumer}}}", "values": "0.8x10"},
         {"series": f"DCGM_FI_DEV_GPU_UTIL{{{GPU_LABELS}, {consumer}}}", "values": "80x10"},
         # An idle GPU on the same exporter carries only the exporter's own pod label: no Deployment.
-        {"series": f'DCGM_FI_DEV_GPU_UTIL{{gpu="1", pod="dcgm-exporter-abcde", namespace="gpu-operator"}}', "values": "0x10"},
+        {
+            "series": 'DCGM_FI_DEV_GPU_UTIL{gpu="1", pod="dcgm-exporter-abcde", namespace="gpu-operator"}',
+            "values": "0x10",
+        },
     ]
     promtool_test(tmp_path, series, [expect(SignalName.GPU_BUSY, 0.8), expect(SignalName.GPUS_REPORTING, 1)])
 
 
 def test_gpu_busy_falls_back_to_gpu_util_without_profiling_metrics(tmp_path: Path) -> None:
-    series = [{"series": f'DCGM_FI_DEV_GPU_UTIL{{{GPU_LABELS}, pod="{POD}", namespace="inference"}}', "values": "45x10"}]
+    series = [
+        {"series": f'DCGM_FI_DEV_GPU_UTIL{{{GPU_LABELS}, pod="{POD}", namespace="inference"}}', "values": "45x10"}
+    ]
     promtool_test(tmp_path, series, [expect(SignalName.GPU_BUSY, 0.45)])
 
 
 def test_activator_demand_exists_at_zero_replicas(tmp_path: Path) -> None:
     series = [
-        {"series": 'tokenscale_activator_requests_pending{namespace="inference", deployment="llama"}', "values": "5x10"},
-        {"series": 'tokenscale_activator_requests_total{namespace="inference", deployment="llama", code="200"}', "values": "0+60x10"},
+        {
+            "series": 'tokenscale_activator_requests_pending{namespace="inference", deployment="llama"}',
+            "values": "5x10",
+        },
+        {
+            "series": 'tokenscale_activator_requests_total{namespace="inference", deployment="llama", code="200"}',
+            "values": "0+60x10",
+        },
     ]
     promtool_test(tmp_path, series, [expect(SignalName.ACTIVATOR_PENDING, 5), expect(SignalName.ACTIVATOR_RPS, 1)])

@@ -1,0 +1,1 @@
+"""`tokenscale bench` / `make bench`: controller tick, activator and simulator benchmarks."""
