@@ -29,7 +29,7 @@ from serving.activator.gate import HoldGate, Rejected
 from serving.activator.metrics import CODE_CLIENT_GONE, ActivatorMetrics
 from serving.activator.records import RecordSink
 from serving.activator.responses import error_response
-from serving.activator.usage import ResponseCounts, SseCounter, json_counts, request_model
+from serving.activator.usage import JsonCounter, ResponseCounts, SseCounter, json_counts, request_model
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,9 @@ class Proxy:
                 headers["X-Accel-Buffering"] = "no"
             stream = web.StreamResponse(status=upstream.status, headers=headers)
             await stream.prepare(request)
-            counter = SseCounter() if self._records is not None and sse else None
+            counter: SseCounter | JsonCounter | None = None
+            if self._records is not None and request.path in OPENAI_PATHS:
+                counter = SseCounter() if sse else JsonCounter()
             read = upstream.content.readany
             while True:
                 try:
@@ -288,7 +290,7 @@ class Proxy:
         upstream: aiohttp.ClientResponse,
         stream: web.StreamResponse,
         outcome: _Outcome,
-        counter: SseCounter | None,
+        counter: SseCounter | JsonCounter | None,
         exc: BaseException,
     ) -> web.StreamResponse:
         """The upstream failed after the status went out: cut the client off without the last chunk.

@@ -113,6 +113,28 @@ class SseCounter:
         )
 
 
+class JsonCounter:
+    """A non-streaming answer that arrived chunked: its bytes (bounded) are parsed at the end."""
+
+    def __init__(self) -> None:
+        self._body = bytearray()
+        self._overflow = False
+        self._last = 0.0
+
+    def feed(self, data: bytes, now: float) -> None:
+        self._last = now
+        if not self._overflow:
+            self._body += data
+            if len(self._body) > MAX_EVENT_BYTES:
+                self._body.clear()
+                self._overflow = True
+
+    def counts(self) -> ResponseCounts:
+        if self._overflow:
+            return ResponseCounts("", None, None, None, self._last, None)
+        return json_counts(bytes(self._body), self._last)
+
+
 def json_counts(body: bytes, now: float) -> ResponseCounts:
     """Counts of a non-streaming answer (the whole body arrived at `now`)."""
     try:
