@@ -15,6 +15,7 @@ never an error and never zero.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -133,6 +134,25 @@ class PrometheusSource:
             raise PrometheusBadResponse(f"{self.url}: expected an instant vector, got {str(raw)[:120]}")
         return tuple(raw)
 
+    def range(self, expr: str, start: float, end: float, step_s: float) -> tuple[Series, ...]:
+        """A range query with explicit start, end and step (never the library's stale defaults)."""
+        if not (math.isfinite(start) and math.isfinite(end) and end >= start and step_s > 0):
+            raise ValueError(f"range: need start <= end and step > 0, got {start!r}, {end!r}, {step_s!r}")
+        self._client.headers = self._headers()
+        try:
+            raw = self._client.custom_query_range(
+                expr, start_time=_utc(start), end_time=_utc(end), step=f"{step_s:g}s", params={"timeout": "60s"}
+            )
+        except requests.exceptions.Timeout as exc:
+            raise PrometheusTimeout(f"{self.url}: range query timed out") from exc
+        except requests.exceptions.RequestException as exc:
+            raise PrometheusUnreachable(f"{self.url}: {_short(exc)}") from exc
+        except (PrometheusApiClientException, ValueError, KeyError, TypeError) as exc:
+            raise PrometheusBadResponse(f"{self.url}: {_short(exc)}") from exc
+        if not isinstance(raw, list):
+            raise PrometheusBadResponse(f"{self.url}: expected a matrix, got {str(raw)[:120]}")
+        return tuple(raw)
+
     def _one(self, group: QueryGroup, expr: str, at: float) -> QueryOutcome:
         started = self._clock()
         try:
@@ -154,6 +174,10 @@ class PrometheusSource:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False)
+
+
+def _utc(at: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(at, dt.UTC)
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:

@@ -73,6 +73,7 @@ def _run_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vllm-matchers", default=None, help='extra label matchers for vLLM series, e.g. job="vllm"')
     parser.add_argument("--prometheus-timeout", type=float, default=5.0, help="seconds per query")
     parser.add_argument("--prometheus-bearer-token-file", type=Path, default=None)
+    parser.add_argument("--prices", type=Path, default=None, help="price file (GPU and namespace overrides)")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -92,6 +93,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             layout=layout_from_flags(args.attribution, args.rate_window, args.vllm_matchers),
             prometheus_timeout_s=args.prometheus_timeout,
             prometheus_bearer_token_file=args.prometheus_bearer_token_file,
+            prices_file=args.prices,
         )
         runner = Runner(options)
     except ValueError as exc:

@@ -313,7 +313,10 @@ class Controller:
             cost: Mapping[str, float] = {}
             prompt_tps, gen_tps = metrics.get(SignalName.PROMPT_TPS), metrics.get(SignalName.GENERATION_TPS)
             if self._cost is not None and price is not None and prompt_tps is not None and gen_tps is not None:
-                cost = self._cost(t.gpus_allocated, price, prompt_tps, gen_tps)
+                try:
+                    cost = self._cost(t.gpus_allocated, price, prompt_tps, gen_tps)
+                except ValueError as exc:  # a bad price must not stop the tick
+                    log.warning("cost of %s not computed: %s", t.target_name, exc)
             direction = None
             if outcome.scaled is not None and outcome.scaled.applied:
                 direction = "up" if outcome.scaled.replicas > d.current_replicas else "down"

@@ -30,6 +30,7 @@ from metrics.exporter import ControllerMetrics
 from metrics.prometheus import PrometheusSource
 from scaler.kube.cluster import KubernetesCluster
 from scaler.kube.leader import ElectionTiming, LeaderElector
+from scaler.kube.targets import TargetInfo
 from scaler.loop import Controller, ControllerConfig, CostFunction, PriceLookup, SignalSource
 from scaler.ports import ClusterPort
 from scaler.server import ControllerServer, Probes, parse_bind_address
@@ -53,6 +54,7 @@ class RunOptions:
     prometheus_timeout_s: float = 5.0
     prometheus_bearer_token_file: Path | None = None
     election: ElectionTiming = field(default_factory=ElectionTiming)
+    prices_file: Path | None = None
 
     def __post_init__(self) -> None:
         if not 0.2 <= self.interval_s <= 600:
@@ -104,6 +106,12 @@ class Runner:
             namespace = options.lease_namespace or os.environ.get("POD_NAMESPACE", "")
             self.elector = LeaderElector(self._api, namespace, options.lease_name, options.identity, options.election)
         self.metrics = ControllerMetrics(self.registry)
+        if price is None:
+            price = price_lookup(options.prices_file)
+        if cost is None:
+            from metrics.cost.live import cost_per_million_by_token_type
+
+            cost = cost_per_million_by_token_type
         is_leader: Callable[[], bool] = self.elector.is_leader if self.elector else (lambda: True)
         self.controller = Controller(
             cluster,
@@ -249,6 +257,27 @@ class Runner:
         finally:
             self.stop()
         return 0
+
+
+def price_lookup(prices_file: Path | None) -> PriceLookup:
+    """Price per GPU-hour for a target: the autoscaler's, the namespace's, the price file's, the table's."""
+    from metrics.cost.price_file import load_price_book
+    from metrics.cost.prices import resolve_price
+
+    book = load_price_book(prices_file)
+
+    def lookup(target: TargetInfo) -> float | None:
+        spec = target.spec
+        quote = resolve_price(
+            book,
+            namespace=target.autoscaler.namespace,
+            gpu_model=target.gpu_model_hint or None,
+            spot=spec.cost.spot if spec else False,
+            autoscaler_price=spec.cost.price_per_gpu_hour if spec else None,
+        )
+        return quote.price_per_gpu_hour
+
+    return lookup
 
 
 def layout_from_flags(attribution: str, rate_window: str, vllm_matchers: str | None) -> ScrapeLayout:
