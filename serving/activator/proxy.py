@@ -239,10 +239,19 @@ class Proxy:
             if not sse and (
                 upstream.content_length is not None or request.method == "HEAD" or upstream.status in (204, 304)
             ):
-                data = await upstream.read()
+                try:
+                    data = await upstream.read()
+                except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as exc:
+                    upstream.close()
+                    if isinstance(exc, TimeoutError):
+                        return self._upstream_failed(outcome, 504, "upstream did not answer within --upstream-timeout")
+                    return self._upstream_failed(outcome, 502, f"upstream answer broke off: {exc!r}")
                 response = web.Response(status=upstream.status, body=data, headers=headers)
-                await response.prepare(request)
-                await response.write_eof()
+                try:
+                    await response.prepare(request)
+                    await response.write_eof()
+                except ConnectionError:
+                    raise _ClientGone() from None
                 self._metrics.request_done(upstream.status)
                 if self._records is not None and request.path in OPENAI_PATHS:
                     outcome.counts = json_counts(data, self._clock())
@@ -251,7 +260,10 @@ class Proxy:
             if sse:
                 headers["X-Accel-Buffering"] = "no"
             stream = web.StreamResponse(status=upstream.status, headers=headers)
-            await stream.prepare(request)
+            try:
+                await stream.prepare(request)
+            except ConnectionError:
+                raise _ClientGone() from None
             counter: SseCounter | JsonCounter | None = None
             if self._records is not None and request.path in OPENAI_PATHS:
                 counter = SseCounter() if sse else JsonCounter()
@@ -269,7 +281,10 @@ class Proxy:
                     raise _ClientGone() from None
                 if counter is not None:
                     counter.feed(chunk, self._clock())
-            await stream.write_eof()
+            try:
+                await stream.write_eof()
+            except ConnectionError:
+                raise _ClientGone() from None
             self._metrics.request_done(upstream.status)
             outcome.counts = counter.counts() if counter is not None else None
             upstream.release()
