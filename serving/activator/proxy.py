@@ -23,13 +23,13 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from metrics.request_record import RequestRecord
 from serving.activator.endpoints import EndpointSource
 from serving.activator.gate import HoldGate, Rejected
 from serving.activator.metrics import CODE_CLIENT_GONE, ActivatorMetrics
+from serving.activator.outcome import Outcome, build_record
 from serving.activator.records import RecordSink
 from serving.activator.responses import error_response
-from serving.activator.usage import JsonCounter, ResponseCounts, SseCounter, json_counts, request_model
+from serving.activator.usage import JsonCounter, SseCounter, json_counts
 
 log = logging.getLogger(__name__)
 
@@ -70,19 +70,6 @@ class ProxySettings:
     upstream_connect_timeout_s: float
     max_connections: int
     retry_after_s: int
-
-
-class _Outcome:
-    """What happened to one request; filled as it goes, read once for metrics and the record."""
-
-    __slots__ = ("code", "counts", "finish", "hold_s", "stream")
-
-    def __init__(self) -> None:
-        self.code = 0
-        self.hold_s = 0.0
-        self.stream = False
-        self.finish: str | None = None
-        self.counts: ResponseCounts | None = None
 
 
 class Proxy:
@@ -135,7 +122,7 @@ class Proxy:
         arrival = self._clock()
         arrival_wall = time.time()
         self.active += 1
-        outcome = _Outcome()
+        outcome = Outcome()
         body = b""
         try:
             if self._gate.draining:
@@ -170,9 +157,7 @@ class Proxy:
             if self._records is not None and request.path in OPENAI_PATHS:
                 self._record(request.path, body, arrival, arrival_wall, outcome)
 
-    async def _forward(
-        self, request: web.Request, body: bytes, arrival: float, outcome: _Outcome
-    ) -> web.StreamResponse:
+    async def _forward(self, request: web.Request, body: bytes, arrival: float, outcome: Outcome) -> web.StreamResponse:
         assert self._session is not None
         url = URL(self._base + request.raw_path, encoded=True)
         headers = _forward_headers(request)
@@ -225,7 +210,7 @@ class Proxy:
         return await self._relay(request, upstream, outcome)
 
     async def _relay(
-        self, request: web.Request, upstream: aiohttp.ClientResponse, outcome: _Outcome
+        self, request: web.Request, upstream: aiohttp.ClientResponse, outcome: Outcome
     ) -> web.StreamResponse:
         headers = CIMultiDict[str]()
         for name, value in upstream.headers.items():
@@ -304,7 +289,7 @@ class Proxy:
         request: web.Request,
         upstream: aiohttp.ClientResponse,
         stream: web.StreamResponse,
-        outcome: _Outcome,
+        outcome: Outcome,
         counter: SseCounter | JsonCounter | None,
         exc: BaseException,
     ) -> web.StreamResponse:
@@ -322,7 +307,7 @@ class Proxy:
             request.transport.close()
         return stream
 
-    def _upstream_failed(self, outcome: _Outcome, status: int, message: str) -> web.Response:
+    def _upstream_failed(self, outcome: Outcome, status: int, message: str) -> web.Response:
         log.warning("%s", message)
         outcome.code = status
         outcome.finish = "timeout" if status == 504 else "error"
@@ -331,35 +316,18 @@ class Proxy:
             "upstream_timeout" if status == 504 else "upstream_error", self._s.retry_after_s, 0.0, message
         )
 
-    def _record(self, path: str, body: bytes, arrival: float, arrival_wall: float, outcome: _Outcome) -> None:
+    def _record(self, path: str, body: bytes, arrival: float, arrival_wall: float, outcome: Outcome) -> None:
         assert self._records is not None
-        end = self._clock()
-        counts = outcome.counts
-        finish = outcome.finish
-        if finish is None:
-            finish = counts.finish_reason if counts is not None and counts.finish_reason else None
-            if finish is None and outcome.code >= 400:
-                finish = "error"
-        model = counts.model if counts is not None and counts.model else request_model(body)
-        first = counts.first_content_s if counts is not None else None
         self._records.put(
-            RequestRecord(
-                ts=arrival_wall,
+            build_record(
+                outcome,
                 namespace=self._s.namespace,
                 deployment=self._s.deployment,
-                model=model,
-                endpoint=path,
-                stream=outcome.stream,
-                status=outcome.code,
-                hold_s=round(outcome.hold_s, 6),
-                ttft_s=round(first - arrival, 6) if first is not None else None,
-                e2e_s=round(end - arrival, 6),
-                itl_mean_s=round(counts.itl_mean_s, 6)
-                if counts is not None and counts.itl_mean_s is not None
-                else None,
-                prompt_tokens=counts.prompt_tokens if counts is not None else None,
-                output_tokens=counts.output_tokens if counts is not None else None,
-                finish_reason=finish,
+                path=path,
+                body=body,
+                arrival=arrival,
+                arrival_wall=arrival_wall,
+                end=self._clock(),
             )
         )
 
