@@ -12,6 +12,7 @@ from dashboards.queries import (
     TARGET,
     TARGET_FILTER,
     TARGET_LEGEND,
+    count_in_range,
     gauge,
     gauge_over_range,
     legend,
@@ -60,7 +61,7 @@ def _stats() -> list[PanelBuilder]:
             "Held on stale data",
             "Decisions in the range that held the replica count because a signal was missing or stale.",
             units.COUNT,
-            [Query(or_zero(sum_increase(tokenscale.DECISIONS, (), STALE), decisions_in_range))],
+            [Query(count_in_range(or_zero(sum_increase(tokenscale.DECISIONS, (), STALE), decisions_in_range)))],
             runbook=runbooks.HELD_STALE_METRICS,
             thresholds=((None, "green"), (1, "orange")),
         ),
@@ -68,7 +69,7 @@ def _stats() -> list[PanelBuilder]:
             "Scale events",
             "Replica changes written to /scale in the range.",
             units.COUNT,
-            [Query(or_zero(sum_increase(tokenscale.SCALE_EVENTS, (), T), decisions_in_range))],
+            [Query(count_in_range(or_zero(sum_increase(tokenscale.SCALE_EVENTS, (), T), decisions_in_range)))],
             runbook=runbooks.SCALING_FLAPPING,
         ),
         stat_panel(
@@ -108,7 +109,7 @@ def _decisions() -> list[PanelBuilder]:
             units.OPS_PER_MINUTE,
             [
                 Query(
-                    f"60 * ({or_zero(sum_rate(tokenscale.DECISIONS, TARGET, STALE), per_target_decisions)})",
+                    f"60 * ({or_zero(sum_rate(tokenscale.DECISIONS, TARGET, STALE), per_target_decisions, TARGET)})",
                     TARGET_LEGEND,
                 )
             ],
@@ -123,6 +124,7 @@ def _decisions() -> list[PanelBuilder]:
                     or_zero(
                         sum_increase(tokenscale.SCALE_EVENTS, (*TARGET, "direction"), T, HOUR),
                         sum_increase(tokenscale.DECISIONS, TARGET, T, HOUR),
+                        TARGET,
                     ),
                     legend(*TARGET, suffix="{{direction}}"),
                 )
@@ -217,6 +219,7 @@ def _zero() -> list[PanelBuilder]:
                     or_zero(
                         sum_rate(tokenscale.ACTIVATOR_REJECTED, (*TARGET, "reason"), T),
                         sum_rate(tokenscale.ACTIVATOR_REQUESTS, TARGET, T),
+                        TARGET,
                     ),
                     legend(*TARGET, suffix="rejected {{reason}}"),
                 ),

@@ -90,7 +90,7 @@ def _stats() -> list[PanelBuilder]:
         stat_panel(
             "GPU-hours in range",
             "GPU-hours held in the selected range.",
-            units.PLAIN,
+            units.GPU_HOURS,
             [Query(f"({gauge_over_range(tokenscale.GPUS_ALLOCATED, 'avg', 'sum', (), T)}) * {RANGE_HOURS}")],
         ),
         stat_panel(
@@ -159,7 +159,7 @@ def _per_deployment() -> list[PanelBuilder]:
                 ),
                 Query(savings_by_target(), column="Saved by zero", unit=units.DOLLARS),
             ],
-            Size(24, 7),
+            Size(24, 6),
         ),
     ]
 

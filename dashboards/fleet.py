@@ -172,7 +172,7 @@ def _summary() -> PanelBuilder:
                 unit=units.DOLLARS,
             ),
         ],
-        Size(24, 7),
+        Size(24, 6),
     )
 
 

@@ -57,14 +57,20 @@ TARGET_LEGEND = legend(*TARGET)
 GPU_LEGEND = "{{hostname}} GPU {{gpu}}"
 
 
-def or_zero(expr: str, evidence: str) -> str:
-    """`expr`, or 0 for the label sets where `evidence` exists but `expr` has no series.
+def or_zero(expr: str, evidence: str, on: Sequence[str] = ()) -> str:
+    """`expr`, or 0 for each `on` group where `evidence` exists but `expr` has no series.
 
     Labelled counters only exist after their first increment, so "none happened" is often an
     absent series. Zero is only claimed where `evidence` shows the source was there to count
-    (no data is not zero: without evidence the result stays empty).
+    (no data is not zero: without evidence the result stays empty), and only for groups with no
+    real series at all, so a zero line never sits beside a real one.
     """
-    return f"({expr}) or (0 * ({evidence}))"
+    return f"({expr}) or on ({', '.join(on)}) (0 * ({evidence}))"
+
+
+def count_in_range(expr: str) -> str:
+    """Whole events: increase() extrapolates to the range edges and yields fractions."""
+    return f"round({expr})"
 
 
 def sum_rate(family: MetricFamily, by: Sequence[str] = (), filters: str = "", suffix: str = "") -> str:

@@ -39,6 +39,7 @@ COUNT = Unit("short", "count")
 REPLICAS = Unit("suffix: replicas", "replicas")
 REQUESTS = Unit("suffix: req", "requests")
 GPUS = Unit("suffix: GPUs", "GPUs")
+GPU_HOURS = Unit("suffix: GPU-h", "GPU-hours")
 PLAIN = Unit("none", "")
 BOOL = Unit("bool_yes_no", "yes/no")
 TIMESTAMP = Unit("dateTimeAsIso", "time")
@@ -63,6 +64,7 @@ ALL: tuple[Unit, ...] = (
     REPLICAS,
     REQUESTS,
     GPUS,
+    GPU_HOURS,
     PLAIN,
     BOOL,
     TIMESTAMP,

@@ -28,12 +28,16 @@ def preview_dashboard(
     window: Window,
     out: Path,
     overrides: Mapping[str, str] | None = None,
+    source: str = "",
 ) -> tuple[Path, dict[int, PanelData]]:
-    """Render one dashboard JSON to `out`; also return each panel's data (for checks and reports)."""
+    """Render one dashboard JSON to `out`; also return each panel's data (for checks and reports).
+
+    `source` says where the data came from in the picture's header (default: the Prometheus URL).
+    """
     values = {**default_values(board), **(overrides or {})}
     data = {int(panel["id"]): fetch(client, panel, values, window) for panel in panels(board)}
     chosen = ", ".join(f"{k}={'All' if v == '.*' else v}" for k, v in values.items())
-    subtitle = f"preview of the Grafana {GRAFANA_VERSION} dashboard from {client.url}" + (
+    subtitle = f"preview of the Grafana {GRAFANA_VERSION} dashboard, data: {source or client.url}" + (
         f"   ·   {chosen}" if chosen else ""
     )
     return draw_dashboard(board, data, window, subtitle, out), data

@@ -195,9 +195,7 @@ def _timeseries(
         for one, color in zip(series, colors, strict=True):
             ax.plot(np.array([_dt(t) for t in one.times]), np.array(one.values), color=color, linewidth=1.2)
     _time_axis(ax, window.start, window.end)
-    ax.set_ylim(bottom=0)
-    ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_value(v, unit)))
+    _value_axis(ax, unit, [v for one in series for v in one.values])
     label = axis_label(unit)
     if label:
         ax.set_ylabel(label, color=MUTED, fontsize=7)
@@ -215,6 +213,24 @@ def _timeseries(
             handles, [n if len(n) <= 40 else n[:39] + "…" for n in names], loc="upper left", ncol=columns,
             fontsize=7, frameon=False, labelcolor=TEXT, handlelength=1.2, borderaxespad=0, columnspacing=1.2,
         )  # fmt: skip
+
+
+#: Units whose values are whole things: ticks at integers only.
+_WHOLE_UNITS = {"suffix: replicas", "suffix: GPUs", "suffix: req", "short"}
+
+
+def _value_axis(ax: Axes, unit: str, values: Sequence[float]) -> None:
+    """Y axis from 0 like Grafana's (min 0 on every panel), ticks formatted in the panel's unit."""
+    finite = [v for v in values if not math.isnan(v) and not math.isinf(v)]
+    top = max(finite, default=0.0)
+    if unit == "bool_yes_no":
+        ax.set_ylim(-0.05, 1.1)
+        ax.set_yticks([0, 1])
+    else:
+        # All-zero data: Grafana shows a 0-1 axis rather than ticks at 0.015.
+        ax.set_ylim(0, None if top > 0 else 1)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=unit in _WHOLE_UNITS))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_value(v, unit)))
 
 
 def _dt(t: float) -> float:

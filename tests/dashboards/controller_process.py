@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,6 +42,35 @@ def autoscaler_spec(name: str, min_replicas: int, max_replicas: int) -> dict[str
     return spec
 
 
+class PodSync:
+    """Applies the latest ready pods of one Deployment to its emulator on a worker thread.
+
+    The in-memory cluster reports pod changes synchronously from inside a tick; draining a replica
+    takes seconds, which in a real cluster the kubelet spends, not the controller. Without the
+    thread the controller's tick duration would measure this harness.
+    """
+
+    def __init__(self, bridge: EmulatorBridge) -> None:
+        self._bridge = bridge
+        self._latest: tuple[str, str, list[str]] | None = None
+        self._changed = threading.Condition()
+        threading.Thread(target=self._run, name="pod-sync", daemon=True).start()
+
+    def __call__(self, namespace: str, deployment: str, ready: list[str]) -> None:
+        with self._changed:
+            self._latest = (namespace, deployment, list(ready))
+            self._changed.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._latest is not None)
+                assert self._latest is not None
+                namespace, deployment, ready = self._latest
+                self._latest = None
+            self._bridge.sync_quietly(namespace, deployment, ready)
+
+
 def _deployment(text: str) -> tuple[str, str, int, int]:
     """`name=admin_url[,min,max]`."""
     name, sep, rest = text.partition("=")
@@ -60,10 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=1.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    bridges = {name: EmulatorBridge(url, drain_timeout_s=5) for name, url, _, _ in args.deployment}
+    syncs = {name: PodSync(EmulatorBridge(url, drain_timeout_s=5)) for name, url, _, _ in args.deployment}
 
     def pods_changed(namespace: str, deployment: str, ready: list[str]) -> None:
-        bridges[deployment].sync_quietly(namespace, deployment, ready)
+        syncs[deployment](namespace, deployment, ready)
 
     cluster = InMemoryCluster(on_pods_changed=pods_changed)
     for name, _, low, high in args.deployment:

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
-from dashboards.expressions import TimeContext
+from dashboards.expressions import TimeContext, interpolate, panels
+from dashboards.preview import Window, preview_dashboard
+from dashboards.preview.client import PrometheusClient
 from dashboards.registry import DASHBOARDS
 from dashboards.render import dashboard_json
 from metrics.catalog import MetricFamily, family_by_name
@@ -104,3 +106,22 @@ def test_query_returns_data(replayed: Replayed, query: CheckedQuery) -> None:
         }
         result = prometheus.api("query_range", params)["result"]
     assert _has_value(result), f"{query.where}: no data for\n{query.expr}"
+
+
+def test_previews_draw_every_panel_from_real_data(replayed: Replayed, tmp_path: Path) -> None:
+    """`dashboards.preview` renders each dashboard; every panel not pending shows data, none errors."""
+    client = PrometheusClient(replayed.stack.prometheus.url)
+    window = Window(end=replayed.start + 0.8 * REPLAY_S, range_s=int(REPLAY_S), scrape_interval_s=1)
+    problems: list[str] = []
+    for uid, board in _boards().items():
+        path, data = preview_dashboard(client, board, window, tmp_path / f"{uid}.png")
+        assert path.stat().st_size > 20_000, f"{uid}: preview looks empty"
+        for panel in panels(board):
+            shown = data[int(panel["id"])]
+            exprs = [interpolate(str(t["expr"]), board, window.time) for t in panel["targets"]]
+            families = [f for expr in exprs for f in _families(CheckedQuery("", expr))]
+            if shown.error:
+                problems.append(f"{uid} {panel['title']!r}: {shown.error}")
+            elif shown.empty and not any(f in replayed.stack.pending for f in families):
+                problems.append(f"{uid} {panel['title']!r}: no data")
+    assert not problems

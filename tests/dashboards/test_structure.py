@@ -114,3 +114,17 @@ def test_runbook_links_point_at_runbook_sections(boards: dict[str, dict[str, Any
     declared = {value.anchor for value in vars(runbooks).values() if isinstance(value, runbooks.Runbook)}
     # Every runbook the dashboards know about is reachable from at least one panel.
     assert declared == linked
+
+
+def test_every_alert_in_the_runbooks_has_a_panel(boards: dict[str, dict[str, Any]]) -> None:
+    if not RUNBOOKS_MD.exists():
+        return  # alerts/ ships the runbooks; until then the links use the lowercased alert names
+    alerts = set(re.findall(r"^## ([A-Z][A-Za-z0-9]+)\s*$", RUNBOOKS_MD.read_text(), re.MULTILINE))
+    linked = {
+        link["url"].split("#", 1)[1]
+        for board in boards.values()
+        for panel in panels(board)
+        for link in panel.get("links", [])
+    }
+    assert alerts, "no alert sections found in alerts/runbooks.md"
+    assert {alert.lower() for alert in alerts} <= linked, sorted(a for a in alerts if a.lower() not in linked)
