@@ -58,6 +58,7 @@ _SKIP_AUTO = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type
 # connection is never reused just as the server drops it (the "504 after idle" class of bugs).
 POOL_KEEPALIVE_S = 4.0
 _CONNECT_BACKOFF_S = (0.05, 1.0)
+_URL_CACHE_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class Proxy:
         self._clock = clock
         self._session: aiohttp.ClientSession | None = None
         self.active = 0  # handlers running, held ones included (drain waits for 0)
+        self._urls: dict[str, URL] = {}
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
@@ -159,7 +161,11 @@ class Proxy:
 
     async def _forward(self, request: web.Request, body: bytes, arrival: float, outcome: Outcome) -> web.StreamResponse:
         assert self._session is not None
-        url = URL(self._base + request.raw_path, encoded=True)
+        url = self._urls.get(request.raw_path)
+        if url is None:
+            url = URL(self._base + request.raw_path, encoded=True)
+            if len(self._urls) < _URL_CACHE_SIZE:  # OpenAI traffic uses a handful of paths
+                self._urls[request.raw_path] = url
         headers = _forward_headers(request)
         deadline = arrival + self._s.hold_timeout_s
         backoff = _CONNECT_BACKOFF_S[0]

@@ -123,8 +123,6 @@ class Activator:
         await self.proxy.start()
         if self.records is not None:
             self.records.start()
-        await self.source.start(self.gate.set_ready)
-
         app = web.Application(client_max_size=self.config.max_body_bytes, handler_args={"max_field_size": 16384})
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
@@ -135,6 +133,9 @@ class Activator:
         # in the hold queue and closes the upstream connection (vLLM then aborts the generation).
         self.port = await self._serve(app, self.config.bind.host, self.config.bind.port, handler_cancellation=True)
         self.metrics_port = await self._serve(metrics_app, self.config.metrics_bind.host, self.config.metrics_bind.port)
+        # Listening before the source reports: requests that arrive meanwhile are held (and wake
+        # the target) instead of being refused while the first EndpointSlice list is in flight.
+        await self.source.start(self.gate.set_ready)
         log.info(
             "activator for %s/%s: proxy on %s:%d -> %s, metrics on %s:%d, wake lease %s",
             self.config.namespace,
