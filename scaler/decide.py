@@ -69,6 +69,7 @@ def _demand_totals(spec: AutoscalerSpec, m: TargetMetrics) -> tuple[dict[SignalT
         ),
         SignalType.KV_CACHE_USAGE: (m.get(SignalName.KV_CACHE), [SignalName.KV_CACHE]),
         SignalType.TOKENS_PER_SECOND: (m.get(SignalName.GENERATION_TPS), [SignalName.GENERATION_TPS]),
+        SignalType.PROMPT_TOKENS_PER_SECOND: (m.get(SignalName.PROMPT_TPS), [SignalName.PROMPT_TPS]),
     }
     totals: dict[SignalType, float] = {}
     # Running and waiting exist in every vLLM version and feed idle detection and completeness,

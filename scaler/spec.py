@@ -28,6 +28,9 @@ class SignalType(StrEnum):
     RUNNING_REQUESTS = "RunningRequests"  # requests in flight: running + queued (+ held by the activator)
     KV_CACHE_USAGE = "KVCacheUsage"  # sum over pods of KV-cache usage (0-1)
     TOKENS_PER_SECOND = "TokensPerSecond"  # output tokens per second
+    # Prompt tokens per second: prefill work, which bounds a replica's capacity when prompts are
+    # long (code, RAG, long-context traffic) and moves with load before queues form.
+    PROMPT_TOKENS_PER_SECOND = "PromptTokensPerSecond"
 
 
 class PolicyType(StrEnum):
