@@ -39,6 +39,7 @@ class Pod:
         "name",
         "node",
         "phase",
+        "prefill_tokens",
         "ready_s",
         "scrape_offset_s",
         "serial",
@@ -58,6 +59,8 @@ class Pod:
         self.node = -1
         self.engine: ReplicaEngine | None = None
         self.scrape_offset_s = scrape_offset_s
+        # Prompt tokens routed here whose first token has not come yet (the router's view).
+        self.prefill_tokens = 0
 
     @property
     def live_requests(self) -> int:

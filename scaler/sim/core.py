@@ -154,6 +154,7 @@ class Simulation:
 
     def _end_drain(self, dep: Deployment, pod: Pod, now: float) -> None:
         for index in sorted(self.requests.on_pod.pop(pod.serial, set())):
+            self.requests.awaiting_first.pop(index, None)
             self.outcomes.drop(index, Dropped.ABORTED)
         dep.draining.remove(pod)
         self.cluster.release(pod, now)

@@ -32,8 +32,14 @@ class Requests:
         self.outcomes = outcomes
         # Request indices live in each pod's engine, by pod serial.
         self.on_pod: dict[int, set[int]] = {}
+        # Requests routed to a pod that have no first token yet: index -> prompt tokens.
+        self.awaiting_first: dict[int, int] = {}
 
     def collect(self, pod: Pod, progress: Progress) -> None:
+        awaiting = self.awaiting_first
+        for request_id, _ in progress.first_tokens:
+            tokens = awaiting.pop(int(request_id), 0)
+            pod.prefill_tokens -= tokens
         if not progress.finished:
             return
         live = self.on_pod[pod.serial]
@@ -42,6 +48,7 @@ class Requests:
         for done in progress.finished:
             index = int(done.request_id)
             live.discard(index)
+            pod.prefill_tokens -= awaiting.pop(index, 0)
             first = done.first_token_s
             ttft = float("nan") if first is None else first - arrival[index]
             outcomes.finish(index, ttft, done.time_per_output_token_s, done.output_tokens, done.finished_s)
@@ -147,21 +154,28 @@ class Deployment:
         return True
 
     def _dispatch(self, index: int, now: float) -> None:
-        """Power of two choices on requests in flight: pick two ready pods, send to the emptier."""
+        """Least outstanding work, with the balancer's own counts (incremented when it sends,
+        decremented when it sees the first token or the end): the ready pod with the fewest prompt
+        tokens still waiting for their first token, then the fewest requests in flight, as an
+        LLM-aware gateway would pick."""
         ready = self.ready
-        if len(ready) == 1:
-            pod = ready[0]
-            self.advance(pod, now)
-        else:
-            first, second = self.rng.sample(ready, 2)
-            self.advance(first, now)
-            self.advance(second, now)
-            pod = first if first.live_requests <= second.live_requests else second
+        requests = self.requests
+        on_pod = requests.on_pod
+        pod = ready[0]
+        if len(ready) > 1:
+            best = (pod.prefill_tokens, len(on_pod[pod.serial]))
+            for other in ready:
+                key = (other.prefill_tokens, len(on_pod[other.serial]))
+                if key < best:
+                    pod, best = other, key
+        self.advance(pod, now)
         engine = pod.engine
         assert engine is not None
-        requests = self.requests
-        engine.add_request(str(index), requests.prompt[index], requests.output[index], now)
-        requests.on_pod[pod.serial].add(index)
+        prompt = requests.prompt[index]
+        engine.add_request(str(index), prompt, requests.output[index], now)
+        on_pod[pod.serial].add(index)
+        requests.awaiting_first[index] = prompt
+        pod.prefill_tokens += prompt
 
     def advance(self, pod: Pod, now: float) -> None:
         engine = pod.engine
