@@ -235,3 +235,12 @@ async def test_queue_full_and_hold_timeout_against_an_emulator_at_zero(
         assert await metric(client, activator, tokenscale.ACTIVATOR_REJECTED.name, reason="queue_full") == 1
     finally:
         activator.process.stop(grace_s=10)
+
+
+def test_a_bad_flag_exits_2_naming_the_flag_and_value(tmp_path: Path) -> None:
+    import subprocess
+
+    argv = [sys.executable, "-m", "serving.activator", "--upstream", "http://127.0.0.1:1", "--deployment", "llama"]
+    done = subprocess.run([*argv, "--max-queue", "lots"], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "--max-queue" in done.stderr and "'lots'" in done.stderr
