@@ -132,7 +132,12 @@ class Proxy:
                 response = self.reject(Rejected.DRAINING)
                 outcome.code = response.status
                 return response
-            body = await request.read()
+            try:
+                body = await request.read()
+            except web.HTTPException as exc:  # 413: larger than --max-body-bytes
+                outcome.code, outcome.finish = exc.status, "rejected"
+                self._metrics.request_done(exc.status)
+                raise
             if not self._gate.passes():
                 try:
                     outcome.hold_s = await self._gate.hold(self._s.hold_timeout_s)

@@ -258,3 +258,15 @@ async def test_records_hold_numbers_for_each_openai_request(client: aiohttp.Clie
     assert stream.endpoint == "/v1/chat/completions" and stream.model == "bench"
     assert stream.ttft_s is not None and stream.e2e_s is not None and stream.ttft_s <= stream.e2e_s
     assert json.loads(lines[0])["namespace"] == "llm"
+
+
+async def test_a_body_over_the_limit_is_refused_with_413(client: aiohttp.ClientSession) -> None:
+    server, port = await _upstream()
+    activator, _ = await _activator(port, "--max-body-bytes", "1000")
+    try:
+        async with client.post(_url(activator), data=b"x" * 5000) as response:
+            assert response.status == 413
+        assert await _metric(client, activator, tokenscale.ACTIVATOR_REQUESTS.name, code="413") == 1
+    finally:
+        await activator.stop()
+        server.close()
