@@ -114,7 +114,7 @@ class Proxy:
         if self._session is not None:
             await self._session.close()
 
-    def reject(self, reason: str, request: web.Request | None = None) -> web.Response:
+    def reject(self, reason: str) -> web.Response:
         self._metrics.rejected(reason)
         response = error_response(reason, self._s.retry_after_s, self._s.hold_timeout_s)
         self._metrics.request_done(response.status)
