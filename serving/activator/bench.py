@@ -228,6 +228,40 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def verdict(result: dict[str, Any]) -> str:
+    """One line for `tokenscale bench`'s summary."""
+    parts = []
+    for loop, run in result["runs"].items():
+        n = run["non_streaming"]
+        s = run["concurrent_streams"]["activator"]
+        missed = [name for name, ok in run["targets_met"].items() if not ok]
+        parts.append(
+            f"{loop}: +{n['added_p50_ms']:.2f} ms p50, {n['throughput_rps']['activator']:.0f} req/s "
+            f"({n['throughput_ratio']:.2f} of direct), {s['complete']}/{s['streams']} streams"
+            + (f" (missed: {', '.join(missed)})" if missed else " (targets met)")
+        )
+    return "; ".join(parts)
+
+
+def run_and_report(out: Path) -> str:
+    """`make bench`: measure, write `<out>/activator.md` (table and raw JSON), return the verdict."""
+    result = run_benchmark()
+    out.mkdir(parents=True, exist_ok=True)
+    machine = result["machine"]
+    text = (
+        "# Activator benchmark\n\n"
+        f"{machine['cpus']} CPU(s), Python {machine['python']}, pinning {machine['pinning']}. "
+        f"Upstream: {result['upstream']}. Load generator: {result['load_generator']}. "
+        "Every figure is measured direct and through the activator in the same run.\n\n"
+        + markdown(result)
+        + "\n\n```json\n"
+        + json.dumps(result, indent=1)
+        + "\n```\n"
+    )
+    (out / "activator.md").write_text(text)
+    return verdict(result)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m serving.activator.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--event-loop", action="append", choices=("asyncio", "uvloop"), help="repeatable")
@@ -236,6 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run_benchmark(args.event_loop, quick=args.quick)
     print(markdown(result))
+    print(verdict(result))
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=1))
     failed = [name for run in result["runs"].values() for name, ok in run["targets_met"].items() if not ok]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from serving.activator.bench import markdown, run_benchmark
+from serving.activator.bench import markdown, run_benchmark, verdict
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -27,3 +27,4 @@ def test_quick_benchmark_compares_direct_and_proxied() -> None:
     assert streams["activator_alive_after"]
     table = markdown(result)
     assert "non_streaming" in table and "concurrent streams" in table
+    assert "asyncio: +" in verdict(result)
