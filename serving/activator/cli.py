@@ -49,9 +49,10 @@ def _configure(args: argparse.Namespace) -> ActivatorConfig | None:
     except ConfigError as exc:
         print(f"tokenscale activator: error: {exc}", file=sys.stderr)
         return None
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
-    )
+    root = logging.getLogger()
+    if not root.handlers:  # `tokenscale --log-format json activator` has set up logging already
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root.setLevel(config.log_level.upper())
     _raise_fd_limit()
     return config
 
