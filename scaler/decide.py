@@ -53,8 +53,8 @@ class Decision:
         return self.desired_replicas is not None and self.desired_replicas != self.current_replicas
 
 
-def _hold(current: int, reason: Reason, message: str) -> Decision:
-    return Decision(None, current, reason, message)
+def _hold(current: int, reason: Reason, message: str, wake_duration_s: float | None = None) -> Decision:
+    return Decision(None, current, reason, message, wake_duration_s=wake_duration_s)
 
 
 def _demand_totals(spec: AutoscalerSpec, m: TargetMetrics) -> tuple[dict[SignalType, float], list[str]]:
@@ -170,19 +170,23 @@ def decide(spec: AutoscalerSpec, obs: Observation, state: ScalerState, now: floa
         return _bounds_only(spec, current, Reason.HOLD_PODS_STARTING, f"0 of {current} replicas ready"), state
 
     m = obs.metrics
+    # The wake ends at the first tick that sees a ready replica, and that tick usually holds: the new
+    # pod's metrics need a scrape to appear. The holds below carry the duration, or it would be lost.
     if QueryGroup.ENGINE in obs.failed_groups:
         state = replace(state, idle_since=None)
-        return _hold(current, Reason.HOLD_PROMETHEUS_DOWN, "the engine metrics query failed"), state
+        return _hold(current, Reason.HOLD_PROMETHEUS_DOWN, "the engine metrics query failed", wake_duration), state
     totals, missing = _demand_totals(spec, m)
     if missing:
         state = replace(state, idle_since=None)
-        return _hold(current, Reason.HOLD_MISSING, f"no data for {', '.join(sorted(set(missing)))}"), state
+        why = f"no data for {', '.join(sorted(set(missing)))}"
+        return _hold(current, Reason.HOLD_MISSING, why, wake_duration), state
     age = m.get(SignalName.SAMPLE_AGE)
     max_age = spec.behavior.max_signal_age_seconds
     if age is None or age > max_age:
         state = replace(state, idle_since=None)
         shown = "unknown" if age is None else f"{age:.0f} s"
-        return _hold(current, Reason.HOLD_STALE, f"newest engine samples are {shown} old (limit {max_age:g} s)"), state
+        why = f"newest engine samples are {shown} old (limit {max_age:g} s)"
+        return _hold(current, Reason.HOLD_STALE, why, wake_duration), state
     reporting = m.get(SignalName.REPORTING_PODS) or 0.0
     complete = reporting >= kube.ready_replicas
 

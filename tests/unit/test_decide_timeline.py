@@ -178,6 +178,17 @@ def test_wake_from_zero_on_the_activator_poke_without_waiting_for_a_scrape() -> 
     assert woken.wake_duration_s == 10.0
 
 
+def test_wake_duration_is_reported_even_when_the_first_ready_tick_holds_on_metrics() -> None:
+    """A woken pod's metrics need a scrape to appear, so the first tick that sees it ready holds."""
+    tl = Timeline(spec(minReplicas=0), replicas=0)
+    tl.tick(values={}, poke=1)
+    first_ready = tl.tick(values={})  # ready, but no engine series yet
+    assert first_ready.reason is Reason.HOLD_MISSING
+    assert first_ready.wake_duration_s == 5.0
+    later = tl.tick(values=engine(running=1))
+    assert later.wake_duration_s is None  # reported once
+
+
 def test_at_zero_without_a_demand_signal_holds_at_zero() -> None:
     tl = Timeline(spec(minReplicas=0), replicas=0)
     d = tl.tick(values={}, failed=frozenset({QueryGroup.ACTIVATOR}))
