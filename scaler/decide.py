@@ -9,8 +9,8 @@ Order of one decision, and why:
    (panic) window mean and the stable window mean: up fast, down slowly. A deadband around the
    current count absorbs noise; a burst of panicThreshold x the ready capacity enters panic mode,
    which ratchets and never scales down until a stable window passes without a burst.
-6. Latency SLOs add one replica while breached; guards (SLO close, GPU busy, incomplete pod
-   coverage, panic) veto scale-down.
+6. A breached latency SLO adds one replica while requests queue and no replica is starting;
+   guards (SLO close, GPU busy, incomplete pod coverage, panic) veto scale-down.
 7. Scale to zero only after the idle grace period of continuous, fresh idle evidence, and only
    when an activator is in the path to wake the target again.
 8. Clamp to [min, max], stabilize (HPA rule), rate-limit, and refuse to add replicas while pods
@@ -245,7 +245,11 @@ def decide(spec: AutoscalerSpec, obs: Observation, state: ScalerState, now: floa
         if value is None:
             continue
         observed[f"{label}_p{slo.percentile:g}_seconds"] = value
-        if value > slo.threshold_seconds and ready + 1 > raw:
+        # A breach adds a replica only while requests queue now and nothing is still starting: the
+        # quantile looks back over the rate window, so after the queue clears it would keep asking
+        # for capacity that already arrived.
+        queued = (m.get(SignalName.WAITING) or 0.0) > 0
+        if value > slo.threshold_seconds and queued and ready >= current and ready + 1 > raw:
             raw, driver = ready + 1, Reason.SLO_SCALE_UP
         if value > SLO_HEADROOM * slo.threshold_seconds:
             vetoes.append(Reason.SCALE_DOWN_BLOCKED_SLO)

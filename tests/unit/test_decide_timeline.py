@@ -234,7 +234,7 @@ def test_below_min_scales_up_even_without_load() -> None:
 def test_ttft_slo_breach_adds_a_replica_and_closeness_blocks_scale_down() -> None:
     slo = {"timeToFirstToken": {"percentile": 95, "thresholdSeconds": 1.0}}
     tl = Timeline(spec(slo=slo, behavior={"scaleDown": {"stabilizationWindowSeconds": 0}}), replicas=2)
-    breach = tl.tick(values=engine(running=20), histograms={SignalName.TTFT_BUCKETS: ttft_histogram(2.5)})
+    breach = tl.tick(values=engine(running=16, waiting=2), histograms={SignalName.TTFT_BUCKETS: ttft_histogram(2.5)})
     assert (breach.desired_replicas, breach.reason) == (3, Reason.SLO_SCALE_UP)
     close = tl.tick(values=engine(running=5), histograms={SignalName.TTFT_BUCKETS: ttft_histogram(0.9)})
     assert close.desired_replicas == 3
@@ -291,3 +291,17 @@ def test_max_over_signals_wins() -> None:
     d = tl.tick(values=engine(running=20, waiting=12))  # running: ceil(32/10)=4; waiting: ceil(12/2)=6
     assert d.desired_replicas == 6
     assert d.proposals == {"RunningRequests": 4, "WaitingRequests": 6}
+
+
+def test_a_past_ttft_breach_adds_no_replica_once_the_queue_is_gone_or_capacity_is_starting() -> None:
+    slo = {"timeToFirstToken": {"percentile": 95, "thresholdSeconds": 1.0}}
+    slow = {SignalName.TTFT_BUCKETS: ttft_histogram(5.0)}  # the rate window still remembers a bad minute
+    tl = Timeline(spec(slo=slo), replicas=2)
+    drained = tl.tick(values=engine(running=15, waiting=0), histograms=slow)
+    assert drained.desired_replicas == 2
+    tl.replicas, tl.ready = 3, 2  # one replica still starting
+    starting = tl.tick(values=engine(running=15, waiting=4), histograms=slow)
+    assert starting.desired_replicas == 3
+    tl.ready = None
+    queued = tl.tick(values=engine(running=15, waiting=4), histograms=slow)
+    assert (queued.desired_replicas, queued.reason) == (4, Reason.SLO_SCALE_UP)
