@@ -20,7 +20,7 @@ from scaler.kube.memory import InMemoryCluster
 from scaler.run import Runner, RunOptions
 from serving.stack.bridge import EmulatorBridge
 
-GPU_PRICE_PER_HOUR = 2.49  # H100 on-demand, shared/reference/simulator-calibration.md
+IDLE_GRACE_S = 15
 
 
 def autoscaler_spec(name: str, min_replicas: int, max_replicas: int) -> dict[str, Any]:
@@ -35,10 +35,12 @@ def autoscaler_spec(name: str, min_replicas: int, max_replicas: int) -> dict[str
             "maxSignalAgeSeconds": 10,
             "scaleDown": {"stabilizationWindowSeconds": 15},
         },
-        "cost": {"pricePerGpuHour": GPU_PRICE_PER_HOUR, "gpuModel": "H100"},
+        # No price given: the controller takes the H100 on-demand price from metrics/cost's table.
+        "cost": {"gpuModel": "H100", "gpusPerReplica": 1},
     }
     if min_replicas == 0:
-        spec["scaleToZero"] = {"idleGracePeriodSeconds": 30}
+        # Short, so a replay of a few minutes shows several trips to zero and back.
+        spec["behavior"]["scaleToZero"] = {"idleGracePeriodSeconds": IDLE_GRACE_S}
     return spec
 
 

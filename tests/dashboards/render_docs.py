@@ -22,7 +22,7 @@ from dashboards.preview import Window, preview_dashboard
 from dashboards.preview.client import PrometheusClient
 from dashboards.registry import DASHBOARDS
 from dashboards.render import dashboard_json
-from tests.dashboards.stack import REPO, replay_traces, start_fleet, wait_until_scraped
+from tests.dashboards.stack import REPO, replay_traces, start_fleet, wait_until_at_zero, wait_until_scraped
 
 OUT = REPO / "docs" / "img" / "dashboards"
 TRACES = {"chat": "azure2023_conv.csv", "code": "azure2023_code.csv"}
@@ -46,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack = start_fleet(workdir)
     try:
         wait_until_scraped(stack)
+        wait_until_at_zero(stack, "code")
         start = time.time()
         summaries = replay_traces(stack, TRACES, args.minutes * 60, args.rate_multiplier)
         # End the pictures when the last request arrived: "now" panels then show live traffic, not

@@ -1,10 +1,11 @@
-"""An emulated fleet and the controller scraped by a real Prometheus, for the data tests and previews.
+"""An emulated fleet, the controller and activators scraped by a real Prometheus (data tests, previews).
 
 Every process listens on 127.0.0.1, is started through serving.stack.process and stopped by its
 PID. Each Deployment is one vLLM emulator process (in-process dcgm-exporter emulators for its
 nodes included) writing file_sd files the way a PodMonitor's discovery would. The controller is the
 real Runner over an in-memory cluster (tests/dashboards/controller_process.py): it decides, the
-emulator bridge turns its pods into replicas, and Prometheus scrapes its /metrics.
+emulator bridge turns its pods into replicas, and Prometheus scrapes its /metrics. Deployments that
+may scale to zero get a real activator in front of their service; clients go through it.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import asyncio
 import json
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from metrics.catalog import MetricFamily, Source, tokenscale
-from serving.emulators.replay import ReplayOptions, ReplaySummary, load_trace, replay
+from serving.emulators.replay import ReplayOptions, ReplaySummary, TraceRequest, load_trace, replay
 from serving.stack.ports import LOOPBACK, free_port
 from serving.stack.process import ManagedProcess, start_process
 from serving.stack.prometheus import PrometheusConfig, PrometheusServer, ScrapeJob, start_prometheus
@@ -28,22 +31,17 @@ REPO = Path(__file__).resolve().parents[2]
 TRACES = REPO.parent / "shared" / "traces"
 NAMESPACE = "llm"
 
-_NO_ACTIVATOR = "the activator (serving/activator) is not in this stack yet"
+_NO_DRIFT = "the drift reporter (metrics/drift) is not in this stack yet"
 #: Families this stack cannot produce yet, and why. Their panels are reported as pending, never faked.
-PENDING: dict[MetricFamily, str] = {
-    **dict.fromkeys(tokenscale.ACTIVATOR_FAMILIES, _NO_ACTIVATOR),
-    # No wake-up without the activator: nothing may scale to zero (ScaleToZeroBlockedNoActivator).
-    tokenscale.WAKE_DURATION: f"wake-ups from zero: {_NO_ACTIVATOR}",
-    tokenscale.COST_PER_MILLION_TOKENS: "the controller's cost function (metrics/cost) is not wired in yet",
-    tokenscale.DRIFT_SCORE: "the drift reporter (metrics/drift) is not in this stack yet",
-    tokenscale.DRIFT_DETECTED: "the drift reporter (metrics/drift) is not in this stack yet",
-    tokenscale.DRIFT_LAST_RUN: "the drift reporter (metrics/drift) is not in this stack yet",
-}
+PENDING: dict[MetricFamily, str] = dict.fromkeys(
+    (tokenscale.DRIFT_SCORE, tokenscale.DRIFT_DETECTED, tokenscale.DRIFT_LAST_RUN), _NO_DRIFT
+)
+JOBS = ("vllm", "dcgm-exporter", "tokenscale-controller", "tokenscale-activator")
 
 
 @dataclass(frozen=True)
 class EmulatedDeployment:
-    """One vLLM Deployment: its replicas, served model and the GPU nodes its pods land on."""
+    """One vLLM Deployment: its autoscaling bounds, served model and the GPU nodes its pods land on."""
 
     name: str
     served_model: str
@@ -52,78 +50,115 @@ class EmulatedDeployment:
     dcgm_nodes: str  # e.g. "gpu-node-a:H100x4"
     lowercase_hostname: bool = False
 
+    @property
+    def has_activator(self) -> bool:
+        return self.min_replicas == 0
+
 
 DEFAULT_DEPLOYMENTS = (
     EmulatedDeployment("chat", "llama-3.1-8b-chat", 1, 4, "gpu-node-a:H100x4"),
-    # The second node reports `hostname` like dcgm-exporter main: the dashboards must fold both.
+    # Scales to zero behind an activator; its node reports `hostname` like dcgm-exporter main, so
+    # the dashboards must fold both spellings.
     EmulatedDeployment("code", "llama-3.1-8b-code", 0, 2, "gpu-node-b:H100x2", lowercase_hostname=True),
 )
 
 
 @dataclass
 class FleetStack:
-    """Running emulators and Prometheus; `sources` says which metric sources are being scraped."""
+    """The running servers; `entry` is where clients of each Deployment send requests."""
 
     workdir: Path
     prometheus: PrometheusServer
-    emulators: dict[str, ManagedProcess]
-    services: dict[str, str]  # Deployment name -> load-balancing service URL
-    controller: ManagedProcess
+    processes: list[ManagedProcess]
+    entry: dict[str, str]
     sources: frozenset[Source] = field(
-        default=frozenset({Source.VLLM, Source.DCGM, Source.PROMETHEUS, Source.CONTROLLER})
+        default=frozenset({Source.VLLM, Source.DCGM, Source.PROMETHEUS, Source.CONTROLLER, Source.ACTIVATOR})
     )
     pending: dict[MetricFamily, str] = field(default_factory=lambda: dict(PENDING))
 
     def stop(self) -> None:
-        self.controller.stop()
-        for process in self.emulators.values():
+        # Clients' side first (controller, activators), then the emulators, then Prometheus.
+        for process in reversed(self.processes):
             process.stop()
         self.prometheus.stop()
 
 
-def _wait_for_file(path: Path, process: ManagedProcess, timeout_s: float) -> dict[str, Any]:
-    def ready() -> bool:
-        return path.exists()
-
-    process.wait_until(ready, timeout_s, f"ready file {path.name}")
+def _ready_json(path: Path, process: ManagedProcess, timeout_s: float) -> dict[str, Any]:
+    process.wait_until(path.exists, timeout_s, f"ready file {path.name}")
     data: dict[str, Any] = json.loads(path.read_text())
     return data
 
 
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _start_emulator(workdir: Path, deployment: EmulatedDeployment) -> tuple[ManagedProcess, str]:
+    ready_file = workdir / f"{deployment.name}.ready.json"
+    argv = [
+        sys.executable, "-m", "serving.emulators.vllm",
+        "--served-model-name", deployment.served_model,
+        "--replicas", "0",  # the controller's pods become replicas through the bridge
+        "--namespace", NAMESPACE,
+        "--deployment", deployment.name,
+        "--file-sd", str(workdir / "sd-vllm" / f"{deployment.name}.json"),
+        "--dcgm-nodes", deployment.dcgm_nodes,
+        "--dcgm-file-sd", str(workdir / "sd-dcgm" / f"{deployment.name}.json"),
+        "--ready-file", str(ready_file),
+    ]  # fmt: skip
+    if deployment.lowercase_hostname:
+        argv.append("--dcgm-lowercase-hostname")
+    process = start_process(f"vllm-emulator-{deployment.name}", argv, workdir / f"{deployment.name}.log")
+    return process, str(_ready_json(ready_file, process, 60.0)["service_url"])
+
+
+def _start_activator(workdir: Path, deployment: str, upstream: str, port: int, metrics_port: int) -> ManagedProcess:
+    argv = [
+        sys.executable, "-m", "serving.activator",
+        "--upstream", upstream, "--deployment", deployment, "--namespace", NAMESPACE,
+        "--bind-address", f"{LOOPBACK}:{port}", "--metrics-bind-address", f"{LOOPBACK}:{metrics_port}",
+        # No Kubernetes here: readiness from the service's /health, demand reaches the controller
+        # through the activator's metrics in Prometheus instead of a wake Lease.
+        "--endpoints", "upstream-health", "--wake-lease", "none",
+    ]  # fmt: skip
+    process = start_process(f"activator-{deployment}", argv, workdir / f"activator-{deployment}.log")
+    process.wait_until(lambda: _answers(f"http://{LOOPBACK}:{port}/readyz"), 30, "activator /readyz")
+    return process
+
+
 def start_fleet(workdir: Path, deployments: Sequence[EmulatedDeployment] = DEFAULT_DEPLOYMENTS) -> FleetStack:
-    """Start the emulators, then a Prometheus (1 s scrapes) discovering them through file_sd."""
+    """Emulators, activators, a Prometheus scraping them every second, then the controller."""
     workdir.mkdir(parents=True, exist_ok=True)
-    emulators: dict[str, ManagedProcess] = {}
+    processes: list[ManagedProcess] = []
     services: dict[str, str] = {}
-    vllm_sd, dcgm_sd = workdir / "sd-vllm", workdir / "sd-dcgm"
+    entry: dict[str, str] = {}
     prometheus: PrometheusServer | None = None
     try:
+        activator_metrics: list[str] = []
         for deployment in deployments:
-            ready_file = workdir / f"{deployment.name}.ready.json"
-            argv = [
-                sys.executable, "-m", "serving.emulators.vllm",
-                "--served-model-name", deployment.served_model,
-                "--replicas", "0",  # the controller's pods become replicas through the bridge
-                "--namespace", NAMESPACE,
-                "--deployment", deployment.name,
-                "--file-sd", str(vllm_sd / f"{deployment.name}.json"),
-                "--dcgm-nodes", deployment.dcgm_nodes,
-                "--dcgm-file-sd", str(dcgm_sd / f"{deployment.name}.json"),
-                "--ready-file", str(ready_file),
-            ]  # fmt: skip
-            if deployment.lowercase_hostname:
-                argv.append("--dcgm-lowercase-hostname")
-            process = start_process(f"vllm-emulator-{deployment.name}", argv, workdir / f"{deployment.name}.log")
-            emulators[deployment.name] = process
-            services[deployment.name] = str(_wait_for_file(ready_file, process, 60.0)["service_url"])
+            process, services[deployment.name] = _start_emulator(workdir, deployment)
+            processes.append(process)
+            entry[deployment.name] = services[deployment.name]
+            if deployment.has_activator:
+                port, metrics_port = free_port(), free_port()
+                processes.append(
+                    _start_activator(workdir, deployment.name, services[deployment.name], port, metrics_port)
+                )
+                entry[deployment.name] = f"http://{LOOPBACK}:{port}"
+                activator_metrics.append(f"{LOOPBACK}:{metrics_port}")
         controller_port = free_port()
         config = PrometheusConfig(
             jobs=(
-                ScrapeJob("vllm", file_sd_path=vllm_sd / "*.json"),
+                ScrapeJob("vllm", file_sd_path=workdir / "sd-vllm" / "*.json"),
                 # honor_labels false, as the dcgm-exporter chart does: the GPU's pod arrives as exported_pod.
-                ScrapeJob("dcgm-exporter", file_sd_path=dcgm_sd / "*.json"),
-                # honor_labels true, as serving/controller/servicemonitor.yaml: its series name their targets.
+                ScrapeJob("dcgm-exporter", file_sd_path=workdir / "sd-dcgm" / "*.json"),
+                # honor_labels true, as serving/ ships them: these series name the target they describe.
                 ScrapeJob("tokenscale-controller", targets=(f"{LOOPBACK}:{controller_port}",), honor_labels=True),
+                ScrapeJob("tokenscale-activator", targets=tuple(activator_metrics), honor_labels=True),
             ),
             scrape_interval="1s",
             evaluation_interval="1s",
@@ -134,17 +169,17 @@ def start_fleet(workdir: Path, deployments: Sequence[EmulatedDeployment] = DEFAU
             "--prometheus", prometheus.url, "--bind", f"{LOOPBACK}:{controller_port}", "--namespace", NAMESPACE,
         ]  # fmt: skip
         for deployment in deployments:
-            spec = f"{deployment.name}={services[deployment.name]},{deployment.min_replicas},{deployment.max_replicas}"
-            argv += ["--deployment", spec]
-        controller = start_process("tokenscale-controller", argv, workdir / "controller.log", cwd=REPO)
+            bounds = f"{deployment.min_replicas},{deployment.max_replicas}"
+            argv += ["--deployment", f"{deployment.name}={services[deployment.name]},{bounds}"]
+        processes.append(start_process("tokenscale-controller", argv, workdir / "controller.log", cwd=REPO))
     except BaseException:
         # Nothing started here may outlive a failed start.
+        for process in reversed(processes):
+            process.stop()
         if prometheus is not None:
             prometheus.stop()
-        for process in emulators.values():
-            process.stop()
         raise
-    return FleetStack(workdir, prometheus, emulators, services, controller)
+    return FleetStack(workdir, prometheus, processes, entry)
 
 
 def replay_traces(
@@ -155,7 +190,9 @@ def replay_traces(
     async def run_all() -> dict[str, ReplaySummary]:
         async def one(deployment: str, trace: str) -> tuple[str, ReplaySummary]:
             requests = load_trace(TRACES / trace, rate_multiplier, duration_s=duration_s * rate_multiplier)
-            options = ReplayOptions(target_url=stack.services[deployment], concurrency=128, max_prompt_tokens=4000)
+            options = ReplayOptions(
+                target_url=stack.entry[deployment], concurrency=128, max_prompt_tokens=4000, request_timeout_s=120
+            )
             return deployment, await replay(requests, options)
 
         results = await asyncio.gather(*(one(d, t) for d, t in traces.items()))
@@ -164,8 +201,20 @@ def replay_traces(
     return asyncio.run(run_all())
 
 
-def wait_until_scraped(stack: FleetStack, timeout_s: float = 30.0) -> None:
-    """Both jobs have samples (Prometheus takes ~5 s for the first)."""
+def wait_until_at_zero(stack: FleetStack, deployment: str, timeout_s: float = 90.0) -> None:
+    """The controller scaled `deployment` to zero (idle grace elapsed): the next request wakes it."""
+    expr = f'max({tokenscale.SCALED_TO_ZERO.name}{{deployment="{deployment}"}}) == 1'
+    stack.prometheus.wait_for_series(expr, timeout_s)
+
+
+def wake(stack: FleetStack, deployment: str) -> ReplaySummary:
+    """One small request through the activator of a Deployment at zero: a wake-up from zero."""
+    options = ReplayOptions(target_url=stack.entry[deployment], max_prompt_tokens=4000, request_timeout_s=120)
+    return asyncio.run(replay([TraceRequest(0, 0.0, 64, 16)], options))
+
+
+def wait_until_scraped(stack: FleetStack, timeout_s: float = 40.0) -> None:
+    """Every job has a healthy target (Prometheus takes ~5 s for the first sample)."""
     deadline = time.monotonic() + timeout_s
-    for job in ("vllm", "dcgm-exporter", "tokenscale-controller"):
+    for job in JOBS:
         stack.prometheus.wait_for_series(f'up{{job="{job}"}} == 1', max(1.0, deadline - time.monotonic()))

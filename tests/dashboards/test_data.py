@@ -26,7 +26,14 @@ from metrics.catalog import MetricFamily, family_by_name
 from serving.stack.prometheus import PrometheusNotInstalled, prometheus_binary
 from tests.dashboards.promql_names import metric_names
 from tests.dashboards.queries import CheckedQuery, all_queries
-from tests.dashboards.stack import FleetStack, replay_traces, start_fleet, wait_until_scraped
+from tests.dashboards.stack import (
+    FleetStack,
+    replay_traces,
+    start_fleet,
+    wait_until_at_zero,
+    wait_until_scraped,
+    wake,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -68,11 +75,17 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replayed]:
     stack = start_fleet(Path(tmp_path_factory.mktemp("fleet")))
     try:
         wait_until_scraped(stack)
+        # `code` idles to zero first, so the replay's first request wakes it through the activator.
+        wait_until_at_zero(stack, "code")
         start = time.time()
         summaries = replay_traces(stack, TRACES, REPLAY_S)
         assert all(s.ok > 0 for s in summaries.values()), summaries
-        # Let Prometheus take the last scrape of the replay.
-        time.sleep(2.0)
+        # A second trip to zero and back: the controller's wake-duration histogram child appears at
+        # the first wake-up, so only from the second one does it change (and rate() see it).
+        wait_until_at_zero(stack, "code")
+        assert wake(stack, "code").ok == 1
+        # Let Prometheus take the last scrapes.
+        time.sleep(3.0)
         yield Replayed(stack, start, time.time())
     finally:
         stack.stop()
