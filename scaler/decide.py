@@ -299,7 +299,14 @@ def decide(spec: AutoscalerSpec, obs: Observation, state: ScalerState, now: floa
     if clamped < current and vetoes:
         limits.append(vetoes[0])
         clamped = current
-    state = replace(state, recommendations=(*state.recommendations, (now, clamped)))
+    history = state.recommendations
+    if state.recommending_since is None:
+        # A new target, or a controller that just started: the history starts with the current
+        # count (as the HPA seeds it), so the first thin samples cannot shed capacity before a
+        # whole scale-down window has been observed. Just older than now: a 0 s up window skips it.
+        history = ((now - 1e-3, current),)
+        state = replace(state, recommending_since=now)
+    state = replace(state, recommendations=(*history, (now, clamped)))
     desired = stabilized(
         current, state.recommendations, now, b.scale_up.stabilization_window_seconds,
         b.scale_down.stabilization_window_seconds,

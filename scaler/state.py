@@ -34,6 +34,8 @@ class ScalerState:
     panic_max: int = 0
     idle_since: float | None = None
     wake_started_at: float | None = None
+    # When this target got its first recommendation (the stabilization history starts then).
+    recommending_since: float | None = None
 
 
 def _horizon(spec: AutoscalerSpec) -> float:
