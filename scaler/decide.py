@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 
 from metrics.catalog import QueryGroup, SignalName
 from metrics.snapshot import TargetMetrics
+from scaler.forecast import forecast, update_trend
 from scaler.observation import Observation
 from scaler.reasons import Reason
 from scaler.spec import AutoscalerSpec, LatencySLO, SignalType
@@ -129,7 +130,9 @@ def _decide_at_zero(
     pending = max(demand or 0.0, float(poke.pending) if poke else 0.0)
     woken = poke is not None or (demand is not None and demand >= spec.behavior.activation_requests)
     if not woken:
-        state = replace(state, idle_since=None, panic_since=None, panic_max=0, samples=(), wake_started_at=None)
+        state = replace(
+            state, idle_since=None, panic_since=None, panic_max=0, samples=(), trends={}, wake_started_at=None
+        )
         if demand is None:
             return _hold(0, Reason.HOLD_NO_DEMAND_SIGNAL, f"at zero and cannot see demand: {why_unknown}"), state
         return Decision(0, 0, Reason.IDLE_AT_ZERO, "no demand at the activator"), state
@@ -197,6 +200,8 @@ def decide(spec: AutoscalerSpec, obs: Observation, state: ScalerState, now: floa
     stable_props: dict[str, int] = {}
     panic_props: dict[str, int] = {}
     ready = kube.ready_replicas
+    prediction = b.prediction
+    trends = dict(state.trends)
     for target in spec.signals:
         stable = window_mean(state.samples, target.type, now, b.stable_window_seconds)
         short = window_mean(state.samples, target.type, now, b.panic_window_seconds)
@@ -205,6 +210,15 @@ def decide(spec: AutoscalerSpec, obs: Observation, state: ScalerState, now: floa
         # capacity on a lull); the scale-down stabilization window comes on top.
         demand = max(stable, short)
         observed[target.type.value] = demand
+        if prediction is not None:
+            # Predictive pre-scaling: size for the demand one pod start-up ahead when it rises.
+            trend = update_trend(trends.get(target.type), totals[target.type], now,
+                                 prediction.level_smoothing_seconds, prediction.trend_smoothing_seconds)  # fmt: skip
+            trends[target.type] = trend
+            ahead = forecast(trend, demand, prediction.horizon(kube.pod_startup_seconds), prediction.max_growth)
+            if ahead > demand:
+                observed[f"{target.type.value}Forecast"] = ahead
+                demand = ahead
         ratio = demand / (target.target_per_replica * ready)
         # Deadband: within tolerance of the target, keep the count (no flapping on noise).
         stable_props[target.type.value] = (
@@ -213,6 +227,7 @@ def decide(spec: AutoscalerSpec, obs: Observation, state: ScalerState, now: floa
         panic_props[target.type.value] = ceil_replicas(short, target.target_per_replica)
     desired_stable = max(stable_props.values())
     desired_panic = max(panic_props.values())
+    state = replace(state, trends=trends)
 
     # Panic: the short window asks for panicThreshold x the ready replicas; never scale down then.
     panic_since, last_breach, panic_max = state.panic_since, state.panic_last_breach, state.panic_max

@@ -19,6 +19,8 @@ class KubeView:
     unschedulable_message: str = ""
     consistent: bool = True  # False while the cache resyncs or the Deployment's status lags its spec
     inconsistency: str = ""
+    # Measured time from a pod's creation to Ready (the horizon of predictive pre-scaling).
+    pod_startup_seconds: float | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from scaler.forecast import ForecastMethod, Prediction
+
 GROUP = "tokenscale.dev"
 VERSION = "v1alpha1"
 KIND = "InferenceAutoscaler"
@@ -100,6 +102,7 @@ class Behavior:
     )
     idle_grace_period_seconds: float = 300.0
     activation_requests: float = 1.0
+    prediction: Prediction | None = None
 
 
 @dataclass(frozen=True)
@@ -334,6 +337,7 @@ def _parse_behavior(r: _Reader, raw: Any, path: str, min_replicas: int) -> Behav
     )
     if zero and min_replicas > 0:
         r.fail(f"{path}.scaleToZero", dict(zero), "has no effect unless spec.minReplicas is 0")
+    prediction = _parse_prediction(r, entry.get("prediction"), f"{path}.prediction")
     return Behavior(
         tolerance=tolerance if tolerance is not None else d.tolerance,
         stable_window_seconds=stable,
@@ -344,6 +348,30 @@ def _parse_behavior(r: _Reader, raw: Any, path: str, min_replicas: int) -> Behav
         scale_down=_parse_rules(r, entry.get("scaleDown"), f"{path}.scaleDown", d.scale_down),
         idle_grace_period_seconds=grace if grace is not None else d.idle_grace_period_seconds,
         activation_requests=activation if activation is not None else d.activation_requests,
+        prediction=prediction,
+    )
+
+
+def _parse_prediction(r: _Reader, raw: Any, path: str) -> Prediction | None:
+    if raw is None:
+        return None
+    entry = r.mapping(raw, path)
+    d = Prediction()
+    from_cold_start = entry.get("fromColdStart", False)
+    if not isinstance(from_cold_start, bool):
+        r.fail(f"{path}.fromColdStart", from_cold_start, "must be true or false")
+        from_cold_start = False
+    horizon = r.number(entry, "horizonSeconds", path, d.horizon_seconds, exclusive_minimum=0.0, maximum=3600.0)
+    level = r.number(entry, "levelSmoothingSeconds", path, d.level_smoothing_seconds, exclusive_minimum=0.0)
+    trend = r.number(entry, "trendSmoothingSeconds", path, d.trend_smoothing_seconds, exclusive_minimum=0.0)
+    growth = r.number(entry, "maxGrowth", path, d.max_growth, minimum=1.0, maximum=100.0)
+    return Prediction(
+        method=r.enum(entry, "method", path, ForecastMethod, d.method) or d.method,
+        horizon_seconds=horizon if horizon is not None else d.horizon_seconds,
+        from_cold_start=from_cold_start,
+        level_smoothing_seconds=level if level is not None else d.level_smoothing_seconds,
+        trend_smoothing_seconds=trend if trend is not None else d.trend_smoothing_seconds,
+        max_growth=growth if growth is not None else d.max_growth,
     )
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+from scaler.forecast import TrendState
 from scaler.spec import AutoscalerSpec, SignalType
 
 
@@ -36,6 +37,8 @@ class ScalerState:
     wake_started_at: float | None = None
     # When this target got its first recommendation (the stabilization history starts then).
     recommending_since: float | None = None
+    # Predictive pre-scaling: the smoothed level and slope of each signal's demand.
+    trends: Mapping[SignalType, TrendState] = field(default_factory=dict)
 
 
 def _horizon(spec: AutoscalerSpec) -> float:
