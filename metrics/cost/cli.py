@@ -108,7 +108,7 @@ def main(args: argparse.Namespace) -> int:
         sys.stdout.write(as_csv(report))
     else:
         meta = {"start": plan.start, "end": plan.end, "output_weight": rule.output_weight, "max_gap_s": plan.max_gap_s}
-        sys.stdout.write(as_json(report, meta))
+        sys.stdout.write(as_json(report, meta, costs, rule))
     if args.plot is not None:
         from metrics.cost.plot import plot_cost
 

@@ -40,6 +40,10 @@ def plot_cost(costs: Sequence[DeploymentCost], rule: SplitRule, path: Path, titl
     spend.set_title(f"{title} (split: 1 output token = {rule.output_weight:g} input tokens)")
     per_in.set_ylabel("$ per M input tokens")
     per_out.set_ylabel("$ per M output tokens")
+    # Log scale: a bucket with few tokens and held GPUs costs 100x a busy one; both must be readable.
+    for ax in (per_in, per_out):
+        if any(line.get_ydata().size for line in ax.get_lines()):
+            ax.set_yscale("log")
     idle.set_ylabel("idle share of GPU time, %")
     idle.set_ylim(0, 100)
     for ax in axes:

@@ -7,7 +7,7 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from metrics.cost.accounting import CostTotals, DeploymentCost
@@ -179,7 +179,26 @@ def as_csv(report_rows: Sequence[CostRow]) -> str:
     return buffer.getvalue()
 
 
-def as_json(report_rows: Sequence[CostRow], meta: dict[str, Any]) -> str:
-    from dataclasses import asdict
+def bucket_rows(cost: DeploymentCost, rule: SplitRule) -> list[dict[str, Any]]:
+    """Per time bucket of one Deployment: start, end and the row's figures (for JSON and plots)."""
+    out: list[dict[str, Any]] = []
+    for b in cost.buckets:
+        row = asdict(row_of(cost.namespace, cost.deployment, ("", "", ""), b, rule))
+        out.append({"start": b.start, "end": b.end, **{k: v for k, v in row.items() if k not in _META}})
+    return out
 
-    return json.dumps({**meta, "rows": [asdict(r) for r in report_rows]}, indent=2, allow_nan=False) + "\n"
+
+_META = ("namespace", "deployment", "models", "gpu_models", "price_sources")
+
+
+def as_json(
+    report_rows: Sequence[CostRow],
+    meta: dict[str, Any],
+    costs: Sequence[DeploymentCost] = (),
+    rule: SplitRule | None = None,
+) -> str:
+    """Rows, and per-Deployment buckets when `costs` and `rule` are given."""
+    doc: dict[str, Any] = {**meta, "rows": [asdict(r) for r in report_rows]}
+    if costs and rule is not None:
+        doc["buckets"] = {f"{c.namespace}/{c.deployment}": bucket_rows(c, rule) for c in costs}
+    return json.dumps(doc, indent=2, allow_nan=False) + "\n"

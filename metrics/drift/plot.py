@@ -12,6 +12,7 @@ from typing import Any
 from metrics.drift.features import CATEGORICAL, NUMERIC, Feature, FeatureSample, GroupKey
 from metrics.drift.report import DriftReport, Status
 
+FLOOR = 0.003
 LOG_X = {Feature.PROMPT_TOKENS, Feature.OUTPUT_TOKENS, Feature.TTFT, Feature.ITL}
 
 
@@ -57,18 +58,21 @@ def _scores(ax: Any, reports: Sequence[DriftReport]) -> None:
             tag = f"{report.key.deployment}\n{f.feature.value}" if len(reports) > 1 else f.feature.value
             labels.append(tag)
             judged = f.status is Status.OK and f.score is not None
-            values.append(float(f.score) if judged and f.score is not None else 0.0)
+            # Log axis: a feature without a verdict gets a stub bar at the floor.
+            values.append(max(FLOOR, float(f.score)) if judged and f.score is not None else FLOOR)
             colors.append("tab:red" if f.drifted else ("tab:green" if judged else "lightgrey"))
             thresholds.append(f.threshold)
     positions = list(range(len(labels)))
     ax.bar(positions, values, color=colors)
     for x, (value, color) in enumerate(zip(values, colors, strict=True)):
         text = "not enough data" if color == "lightgrey" else f"{value:.2f}"
-        ax.text(x, value, text, ha="center", va="bottom", fontsize="small")
+        ax.text(x, value * 1.1, text, ha="center", va="bottom", fontsize="small")
     if thresholds:
         ax.axhline(max(set(thresholds), key=thresholds.count), color="black", linestyle="--", linewidth=1)
     ax.set_xticks(positions, labels, fontsize="small")
-    ax.set_yscale("symlog", linthresh=0.5)
+    ax.set_yscale("log")
+    ax.set_ylim(FLOOR, max([*values, *thresholds]) * 4)
+    ax.set_ylabel("score (log)")
     names = ", ".join(str(r.key) for r in reports)
     detected = [r for r in reports if r.detected]
     state = "DRIFT in " + ", ".join(r.key.deployment for r in detected) if detected else "no drift"
@@ -93,8 +97,10 @@ def _distribution(ax: Any, feature: Feature, ref: FeatureSample, cur: FeatureSam
             lo, hi = min(r + c), max(r + c)
             bins = [lo * (hi / lo) ** (i / 40) for i in range(41)] if hi > lo else 40
             ax.set_xscale("log")
+        # Share of requests per bin (not a density): honest bar heights on log-spaced bins.
         if r:
-            ax.hist(r, bins=bins, density=True, alpha=0.5, label=f"reference ({len(r)})")
+            ax.hist(r, bins=bins, weights=[1 / len(r)] * len(r), alpha=0.5, label=f"reference ({len(r)})")
         if c:
-            ax.hist(c, bins=bins, density=True, alpha=0.5, label=f"current ({len(c)})")
+            ax.hist(c, bins=bins, weights=[1 / len(c)] * len(c), alpha=0.5, label=f"current ({len(c)})")
+        ax.set_ylabel("share of requests", fontsize="small")
     ax.legend(fontsize="small")

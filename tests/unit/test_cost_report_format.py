@@ -31,8 +31,10 @@ def test_rows_table_csv_json() -> None:
     assert "2.0 min of GPU data missing" in table
     parsed = list(csv.DictReader(io.StringIO(as_csv(report))))
     assert parsed[1]["input_per_million"] == ""
-    doc = json.loads(as_json(report, {"start": 0}))
+    costs = [cost("a", 6.88, 1e6, 0.25e6)]
+    doc = json.loads(as_json(report, {"start": 0}, costs, SplitRule()))
     assert doc["rows"][0]["output_per_million"] == 4 * 6.88 / 2
+    assert doc["buckets"]["ns/a"][0]["start"] == 0 and doc["buckets"]["ns/a"][0]["dollars"] == 6.88
 
 
 def test_flags() -> None:
