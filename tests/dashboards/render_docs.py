@@ -44,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop_on_term)  # so the finally below stops every server
     workdir = Path(tempfile.mkdtemp(prefix="tokenscale-docs-"))
     stack = start_fleet(workdir)
+    ok = False
     try:
         wait_until_scraped(stack)
         wait_until_at_zero(stack, "code")
@@ -65,9 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             name: {"requests": s.requests, "ok": s.ok, "wall_s": round(s.wall_s)} for name, s in summaries.items()
         }
         print(json.dumps({"rate_multiplier": args.rate_multiplier, "replayed": replayed, "traces": TRACES}))
+        ok = True
     finally:
         stack.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if ok:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"logs of the failed run: {workdir}")
     return 0
 
 

@@ -5,7 +5,8 @@ PID. Each Deployment is one vLLM emulator process (in-process dcgm-exporter emul
 nodes included) writing file_sd files the way a PodMonitor's discovery would. The controller is the
 real Runner over an in-memory cluster (tests/dashboards/controller_process.py): it decides, the
 emulator bridge turns its pods into replicas, and Prometheus scrapes its /metrics. Deployments that
-may scale to zero get a real activator in front of their service; clients go through it.
+may scale to zero get a real activator in front of their service; clients go through it. The drift
+reporter (`tokenscale drift serve`) compares short windows of the vLLM histograms in Prometheus.
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ REPO = Path(__file__).resolve().parents[2]
 TRACES = REPO.parent / "shared" / "traces"
 NAMESPACE = "llm"
 
-_NO_DRIFT = "the drift reporter (metrics/drift) is not in this stack yet"
 #: Families this stack cannot produce yet, and why. Their panels are reported as pending, never faked.
-PENDING: dict[MetricFamily, str] = dict.fromkeys(
-    (tokenscale.DRIFT_SCORE, tokenscale.DRIFT_DETECTED, tokenscale.DRIFT_LAST_RUN), _NO_DRIFT
-)
-JOBS = ("vllm", "dcgm-exporter", "tokenscale-controller", "tokenscale-activator")
+PENDING: dict[MetricFamily, str] = {}
+JOBS = ("vllm", "dcgm-exporter", "tokenscale-controller", "tokenscale-activator", "tokenscale-drift")
+#: Drift windows scaled down from hours to seconds so a replay of a minute yields verdicts.
+DRIFT_SCHEDULE_S = 15
+DRIFT_REFERENCE_S = 30
+DRIFT_MIN_SAMPLES = 30
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,17 @@ def _start_activator(workdir: Path, deployment: str, upstream: str, port: int, m
     return process
 
 
+def _start_drift(workdir: Path, prometheus_url: str, port: int) -> ManagedProcess:
+    argv = [
+        sys.executable, "-m", "scaler.cli", "drift", "serve",
+        "--prometheus", prometheus_url, "--out", str(workdir / "drift-reports"),
+        "--schedule", f"{DRIFT_SCHEDULE_S}s", "--reference-window", f"{DRIFT_REFERENCE_S}s",
+        "--min-reference", str(DRIFT_MIN_SAMPLES), "--min-current", str(DRIFT_MIN_SAMPLES),
+        "--metrics-bind-address", f"{LOOPBACK}:{port}",
+    ]  # fmt: skip
+    return start_process("tokenscale-drift", argv, workdir / "drift.log")
+
+
 def start_fleet(workdir: Path, deployments: Sequence[EmulatedDeployment] = DEFAULT_DEPLOYMENTS) -> FleetStack:
     """Emulators, activators, a Prometheus scraping them every second, then the controller."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -150,7 +163,7 @@ def start_fleet(workdir: Path, deployments: Sequence[EmulatedDeployment] = DEFAU
                 )
                 entry[deployment.name] = f"http://{LOOPBACK}:{port}"
                 activator_metrics.append(f"{LOOPBACK}:{metrics_port}")
-        controller_port = free_port()
+        controller_port, drift_port = free_port(), free_port()
         config = PrometheusConfig(
             jobs=(
                 ScrapeJob("vllm", file_sd_path=workdir / "sd-vllm" / "*.json"),
@@ -159,6 +172,7 @@ def start_fleet(workdir: Path, deployments: Sequence[EmulatedDeployment] = DEFAU
                 # honor_labels true, as serving/ ships them: these series name the target they describe.
                 ScrapeJob("tokenscale-controller", targets=(f"{LOOPBACK}:{controller_port}",), honor_labels=True),
                 ScrapeJob("tokenscale-activator", targets=tuple(activator_metrics), honor_labels=True),
+                ScrapeJob("tokenscale-drift", targets=(f"{LOOPBACK}:{drift_port}",), honor_labels=True),
             ),
             scrape_interval="1s",
             evaluation_interval="1s",
@@ -172,6 +186,7 @@ def start_fleet(workdir: Path, deployments: Sequence[EmulatedDeployment] = DEFAU
             bounds = f"{deployment.min_replicas},{deployment.max_replicas}"
             argv += ["--deployment", f"{deployment.name}={services[deployment.name]},{bounds}"]
         processes.append(start_process("tokenscale-controller", argv, workdir / "controller.log", cwd=REPO))
+        processes.append(_start_drift(workdir, prometheus.url, drift_port))
     except BaseException:
         # Nothing started here may outlive a failed start.
         for process in reversed(processes):
@@ -213,7 +228,7 @@ def wake(stack: FleetStack, deployment: str) -> ReplaySummary:
     return asyncio.run(replay([TraceRequest(0, 0.0, 64, 16)], options))
 
 
-def wait_until_scraped(stack: FleetStack, timeout_s: float = 40.0) -> None:
+def wait_until_scraped(stack: FleetStack, timeout_s: float = 60.0) -> None:
     """Every job has a healthy target (Prometheus takes ~5 s for the first sample)."""
     deadline = time.monotonic() + timeout_s
     for job in JOBS:
