@@ -93,6 +93,10 @@ class CostTotals:
         return self.idle_gpu_seconds / self.gpu_seconds if self.gpu_seconds > 0 else None
 
     def prices(self, rule: SplitRule) -> TokenPrices | None:
+        """$/M tokens; None without tokens, without GPU data (tokens served by GPUs nobody reported
+        is missing data, not free tokens) or when some GPU time has no known price."""
+        if self.gpu_seconds <= 0 or self.unpriced_gpu_seconds > 0:
+            return None
         return split_cost(self.dollars, self.prompt_tokens, self.output_tokens, rule)
 
 

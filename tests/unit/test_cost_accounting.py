@@ -74,6 +74,9 @@ def test_fallback_price_and_override() -> None:
     unknown = GpuAllocation("d", "T4", grid(0, 60, 15, 1.0), PriceTimeline())
     t = account(history(allocations=(unknown,)), 0, 60).totals
     assert t.dollars == 0 and t.unpriced_gpu_seconds == pytest.approx(60)
+    assert t.prices(SplitRule()) is None  # unknown price: no $/M rather than a cheap one
+    no_gpus = account(history(allocations=()), 0, 3600).totals
+    assert no_gpus.prompt_tokens > 0 and no_gpus.prices(SplitRule()) is None
 
 
 def test_idle_seconds_over_a_busy_grid() -> None:

@@ -46,6 +46,22 @@ def test_cost_rules_on_synthetic_series(tmp_path: Path) -> None:
         (f'tokenscale_gpu_price_dollars_per_hour{{{ZERO}, gpu_model="H100"}}', "6x180"),
         (f"tokenscale_scaled_to_zero{{{ZERO}}}", "1x180"),
         (f'tokenscale_gpus_per_replica{{{ZERO}, gpu_model="H100"}}', "1x180"),
+        # OpenCost: d holds 3 GPUs on node-a ($2/GPU-h) and 1 on node-b ($6/GPU-h) -> $3/GPU-h.
+        *(
+            (
+                f'DCGM_FI_DEV_GPU_UTIL{{gpu="{i}", Hostname="{node}", modelName="NVIDIA H100 80GB HBM3", '
+                f'exported_namespace="ns", exported_pod="d-7c9f8b6d4-{pod}", namespace="gpu-operator", pod="dcgm-x"}}',
+                "50x180",
+            )
+            for i, node, pod in (
+                (0, "node-a", "x2k5z"),
+                (1, "node-a", "x2k5z"),
+                (2, "node-a", "b7q9w"),
+                (3, "node-b", "c4d5f"),
+            )
+        ),
+        ('node_gpu_hourly_cost{node="node-a", instance_type="p5"}', "2x180"),
+        ('node_gpu_hourly_cost{node="node-b", instance_type="p5"}', "6x180"),
     ]
     d = 'deployment="d", namespace="ns"'
 
@@ -83,6 +99,16 @@ def test_cost_rules_on_synthetic_series(tmp_path: Path) -> None:
                         "expr": cost_q.idle_share_rule() + '{deployment="d"}',
                         "eval_time": "180m",
                         "exp_samples": [sample(f"{cost_q.idle_share_rule()}{{{d}}}", 1)],
+                    },
+                    {
+                        "expr": cost_q.opencost_price_per_gpu_hour(ScrapeLayout()),
+                        "eval_time": "10m",
+                        "exp_samples": [sample('{deployment="d", namespace="ns"}', 3)],
+                    },
+                    {
+                        "expr": cost_q.dcgm_gpus_per_pod(ScrapeLayout()),
+                        "eval_time": "10m",
+                        "exp_samples": [sample('{deployment="d", namespace="ns"}', 2)],
                     },
                     {
                         "expr": cost_q.savings_rule(),
