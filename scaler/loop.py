@@ -137,6 +137,7 @@ class Controller:
         self._last_reason: dict[tuple[str, str, str], Reason] = {}
         self._last_status_write: dict[tuple[str, str, str], float] = {}
         self._shadow_desired: dict[tuple[str, str, str], int] = {}
+        self._target_uids: dict[tuple[str, str, str], str] = {}
         self._throttle = Throttle()
         self._record_lock = threading.Lock()
         self._last: TickRecord | None = None
@@ -174,8 +175,9 @@ class Controller:
             live.add(key)
             outcome = self._decide_and_act(target, key, snapshot, failed, pokes, now, leader, kube_errors)
             outcomes.append(outcome)
+        tables = (self._states, self._last_scale, self._last_reason, self._last_status_write, self._target_uids)
         for gone in set(self._states) - live:  # autoscaler deleted: forget its windows
-            for table in (self._states, self._last_scale, self._last_reason, self._last_status_write):
+            for table in tables:
                 table.pop(gone, None)
         record = TickRecord(
             at=now,
@@ -214,6 +216,14 @@ class Controller:
         kube_errors: Counter[str],
     ) -> TargetOutcome:
         state = self._states.get(key, ScalerState())
+        if target.kube is not None and target.target_uid:
+            # A target deleted and recreated under the same name is a new object: the demand
+            # window, panic mode, recommendations and scale history of the old one must not
+            # decide for it (they would scale an idle newcomer up, or shed its replicas early).
+            if self._target_uids.get(key, target.target_uid) != target.target_uid:
+                log.info("target %s was recreated; starting its windows afresh", target.target_name)
+                state = ScalerState()
+            self._target_uids[key] = target.target_uid
         spec_error = str(target.spec_error) if target.spec_error is not None else None
         if target.spec is None:
             decision = Decision(None, 0, Reason.HOLD_INVALID_SPEC, spec_error or "invalid spec")

@@ -44,6 +44,7 @@ class TargetInfo:
     gpus_allocated: float = 0.0
     gpu_model_hint: str = ""
     status: Raw | None = None  # the autoscaler's current status, to skip no-op writes
+    target_uid: str = ""  # the target object's uid: a recreated target has a new one
 
     @property
     def key(self) -> tuple[str, str]:
@@ -172,8 +173,9 @@ def build_targets(
         deployment = deployments.get((ref.namespace, name)) if kind == "Deployment" else None
         view = None
         per_pod = allocated = 0.0
-        hint = ""
+        hint = target_uid = ""
         if deployment is not None:
+            target_uid = str((deployment.get("metadata") or {}).get("uid") or "")
             view = kube_view(deployment, pending_pods, cache_healthy, cache_problem)
             pod_spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
             per_pod = gpus_per_pod(pod_spec)
@@ -196,6 +198,7 @@ def build_targets(
                 gpus_allocated=allocated,
                 gpu_model_hint=hint,
                 status=obj.get("status"),
+                target_uid=target_uid,
             )
         )
     return targets

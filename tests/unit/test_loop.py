@@ -8,6 +8,7 @@ registry per test).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from metrics.catalog import SIGNAL_LABEL, QueryGroup, SignalName
 from metrics.exporter import ControllerMetrics
 from metrics.prometheus import PrometheusUnreachable, QueryOutcome, TickResults
 from scaler.kube.memory import InMemoryCluster
+from scaler.kube.targets import TargetInfo
 from scaler.loop import Controller, ControllerConfig
 from scaler.reasons import Reason
 
@@ -167,6 +169,39 @@ def test_missing_target_is_reported_and_nothing_is_written_to_it(
     conditions = {c["type"]: c for c in cluster.statuses[(NS, "orphan")]["conditions"]}
     assert conditions["AbleToScale"]["reason"] == "TargetNotFound"
     assert "Deployment inference/gone not found" in conditions["AbleToScale"]["message"]
+
+
+class RecreatableCluster(InMemoryCluster):
+    """Reports a target uid, so a test can delete and recreate the Deployment under its name."""
+
+    target_uid = "uid-1"
+
+    def targets(self) -> list[TargetInfo]:
+        return [replace(t, target_uid=self.target_uid) if t.kube else t for t in super().targets()]
+
+
+def test_a_recreated_target_starts_with_fresh_windows() -> None:
+    clock = Clock()
+    cluster = RecreatableCluster(clock=clock)
+    cluster.add_deployment(NS, "llama", replicas=1)
+    cluster.add_autoscaler(NS, "llama", {"scaleTargetRef": {"name": "llama"}, "maxReplicas": 6,
+                                         "signals": [{"type": "RunningRequests", "targetPerReplica": 10}]})  # fmt: skip
+    source = CannedSource()
+    controller = Controller(cluster, source, ControllerMetrics(CollectorRegistry()), clock=clock)
+    source.values["llama"] = engine(running=25)
+    clock.now += 5
+    controller.tick()
+    assert cluster.scale_calls == [(NS, "llama", 1, 3)]  # panic mode, a busy demand window
+
+    # Deleted and recreated idle with one replica: the old window and panic mode would say 3.
+    cluster.target_uid = "uid-2"
+    cluster.add_deployment(NS, "llama", replicas=1)
+    source.values["llama"] = engine(running=0)
+    clock.now += 5
+    record = controller.tick()
+    decision = record.decision_for(NS, "llama")
+    assert decision is not None and decision.reason is Reason.STEADY, decision
+    assert cluster.scale_calls == [(NS, "llama", 1, 3)]
 
 
 def test_shadow_mode_decides_and_publishes_but_never_writes_scale(
