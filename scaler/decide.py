@@ -3,6 +3,7 @@
 Order of one decision, and why:
 1. Hold while the Kubernetes view is inconsistent: a count computed from a stale view is wrong.
 2. At zero, only the activator can see demand; wake on it, else stay (or hold if it is unseen).
+   While the first replicas start, requests held at the activator keep sizing the wake.
 3. While no replica is ready there is no engine data to read: enforce min/max only.
 4. Engine signals must be present, fresh and complete, or we hold (missing data is never zero).
 5. Desired = max over signals of ceil(demand / target), where demand is the larger of the short
@@ -120,6 +121,12 @@ def _activator_demand(obs: Observation) -> tuple[float | None, str]:
     return max(pending or 0.0, 0.0) + (1.0 if (rps or 0.0) > 0 else 0.0), ""
 
 
+def _replicas_for_held(spec: AutoscalerSpec, held: float) -> int:
+    """Replicas for requests held at the activator: they will queue, so size them by the queue target."""
+    per_replica = spec.target_for(SignalType.WAITING_REQUESTS) or spec.target_for(SignalType.RUNNING_REQUESTS)
+    return ceil_replicas(held, per_replica) if per_replica else 1
+
+
 def _decide_at_zero(
     spec: AutoscalerSpec, obs: Observation, state: ScalerState, now: float
 ) -> tuple[Decision, ScalerState]:
@@ -136,8 +143,7 @@ def _decide_at_zero(
         if demand is None:
             return _hold(0, Reason.HOLD_NO_DEMAND_SIGNAL, f"at zero and cannot see demand: {why_unknown}"), state
         return Decision(0, 0, Reason.IDLE_AT_ZERO, "no demand at the activator"), state
-    per_replica = spec.target_for(SignalType.RUNNING_REQUESTS) or spec.target_for(SignalType.WAITING_REQUESTS)
-    wanted = max(1, spec.min_replicas, ceil_replicas(pending, per_replica) if per_replica else 1)
+    wanted = max(1, spec.min_replicas, _replicas_for_held(spec, pending))
     limit = scale_up_limit(spec.behavior.scale_up, state.events, 0, now)
     desired = max(1, min(wanted, spec.max_replicas, limit))
     source = "activator wake signal" if poke is not None else "activator metrics"
@@ -170,6 +176,15 @@ def decide(spec: AutoscalerSpec, obs: Observation, state: ScalerState, now: floa
         state = replace(state, wake_started_at=None)
     if kube.ready_replicas == 0:
         state = replace(state, idle_since=None)
+        # No engine metrics yet, but requests held at the activator are known demand: keep sizing
+        # the wake to them instead of waiting for the first replica.
+        held, _ = _activator_demand(obs)
+        wanted = min(_replicas_for_held(spec, held or 0.0), spec.max_replicas)
+        if wanted > current and kube.unschedulable_pods == 0:
+            desired = min(wanted, scale_up_limit(spec.behavior.scale_up, state.events, current, now))
+            if desired > current:
+                message = f"{held:g} requests held at the activator while {current} replica(s) start"
+                return Decision(desired, current, Reason.WAKE_FROM_ZERO, message), state
         return _bounds_only(spec, current, Reason.HOLD_PODS_STARTING, f"0 of {current} replicas ready"), state
 
     m = obs.metrics

@@ -305,3 +305,15 @@ def test_a_past_ttft_breach_adds_no_replica_once_the_queue_is_gone_or_capacity_i
     tl.ready = None
     queued = tl.tick(values=engine(running=15, waiting=4), histograms=slow)
     assert (queued.desired_replicas, queued.reason) == (4, Reason.SLO_SCALE_UP)
+
+
+def test_requests_held_while_the_first_replica_starts_keep_sizing_the_wake() -> None:
+    tl = Timeline(spec(minReplicas=0, signals=[{"type": "RunningRequests", "targetPerReplica": 32},
+                                               {"type": "WaitingRequests", "targetPerReplica": 4}]), replicas=0)  # fmt: skip
+    first = tl.tick(values={}, poke=2)
+    assert (first.desired_replicas, first.reason) == (1, Reason.WAKE_FROM_ZERO)
+    tl.ready = 0
+    more = tl.tick(values={SignalName.ACTIVATOR_PENDING: 30.0})  # 30 held / 4 per replica
+    assert (more.desired_replicas, more.reason) == (4, Reason.WAKE_FROM_ZERO)  # 4 pods per 15 s, the first included
+    steady = tl.tick(values={SignalName.ACTIVATOR_PENDING: 30.0})
+    assert (steady.desired_replicas, steady.reason) == (None, Reason.HOLD_PODS_STARTING)
