@@ -109,6 +109,16 @@ def _load(cpus: set[int] | None, *argv: str) -> dict[str, Any]:
     return result
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc), 0 where unavailable."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _compare(direct: dict[str, Any], proxied: dict[str, Any]) -> dict[str, Any]:
     return {
         "direct": direct,
@@ -123,20 +133,28 @@ def _measure(workdir: Path, event_loop: str, quick: bool, split: tuple[set[int],
     count = "1000" if quick else "3000"
     seconds = "2" if quick else "5"
     result: dict[str, Any] = {}
-    with _upstream(workdir, 0.0, other_cpus) as fast, _activator(workdir, fast, event_loop, proxy_cpus) as (port, _):
+    with (
+        _upstream(workdir, 0.0, other_cpus) as fast,
+        _activator(workdir, fast, event_loop, proxy_cpus) as (port, activator),
+    ):
         for name, stream in (("non_streaming", ()), ("streaming_16_chunks", ("--stream", "--tokens", "16"))):
             latency = {
                 target: _load(other_cpus, "latency", "--port", str(p), "--count", count, *stream)
                 for target, p in (("direct", fast), ("activator", port))
             }
-            throughput = {
-                target: _load(other_cpus, "throughput", "--port", str(p), "--duration", seconds, *stream)
-                for target, p in (("direct", fast), ("activator", port))
-            }
+            direct = _load(other_cpus, "throughput", "--port", str(fast), "--duration", seconds, *stream)
+            cpu_before = _cpu_seconds(activator.pid)
+            proxied = _load(other_cpus, "throughput", "--port", str(port), "--duration", seconds, *stream)
+            cpu_used = _cpu_seconds(activator.pid) - cpu_before
             entry = _compare(latency["direct"], latency["activator"])
-            entry["throughput_rps"] = {t: v["rps"] for t, v in throughput.items()}
-            entry["throughput_ratio"] = throughput["activator"]["rps"] / throughput["direct"]["rps"]
-            entry["errors"] = throughput["activator"]["errors"]
+            entry["throughput_rps"] = {"direct": direct["rps"], "activator": proxied["rps"]}
+            entry["throughput_ratio"] = proxied["rps"] / direct["rps"]
+            entry["errors"] = proxied["errors"]
+            # CPU time is steadier than wall time on a shared machine: it gives the rate one
+            # dedicated core would sustain, whatever else the machine was doing during the run.
+            if cpu_used > 0 and proxied["requests"]:
+                entry["activator_cpu_us_per_request"] = cpu_used / proxied["requests"] * 1e6
+                entry["activator_rps_per_busy_core"] = proxied["requests"] / cpu_used
             result[name] = entry
     # 1,000 streams of 20 chunks 50 ms apart (about one second each), all opened before any is sent.
     streams = "200" if quick else str(TARGET_STREAMS)
@@ -193,8 +211,8 @@ def run_benchmark(event_loops: Sequence[str] | None = None, quick: bool = False)
 def markdown(result: dict[str, Any]) -> str:
     lines = [
         "| event loop | kind | direct p50 / p99 ms | activator p50 / p99 ms | added p50 / p99 ms "
-        "| direct req/s | activator req/s | ratio |",
-        "|---|---|---|---|---|---|---|---|",
+        "| direct req/s | activator req/s | ratio | activator CPU µs/req (req/s per busy core) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for loop, run in result["runs"].items():
         for kind in ("non_streaming", "streaming_16_chunks"):
@@ -204,7 +222,9 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {e['activator']['p50_ms']:.3f} / {e['activator']['p99_ms']:.3f} "
                 f"| {e['added_p50_ms']:.3f} / {e['added_p99_ms']:.3f} "
                 f"| {e['throughput_rps']['direct']:.0f} | {e['throughput_rps']['activator']:.0f} "
-                f"| {e['throughput_ratio']:.2f} |"
+                f"| {e['throughput_ratio']:.2f} "
+                f"| {e.get('activator_cpu_us_per_request', float('nan')):.0f} "
+                f"({e.get('activator_rps_per_busy_core', float('nan')):.0f}) |"
             )
     lines.append("")
     lines.append(
