@@ -77,7 +77,6 @@ class Thresholds:
     framebuffer_used_share: float = 0.9
     gpu_idle_busy_share: float = 0.05
     fatal_xids: tuple[int, ...] = FATAL_XIDS
-    tick_age_seconds: float = 120
     held_decision_share: float = 0.5
     scale_events_per_hour: float = 12
     wake_p90_seconds: float = 180

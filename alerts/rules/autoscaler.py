@@ -13,6 +13,9 @@ from alerts.rules.common import autoscaler_dashboard, num, where
 from metrics.catalog import increase, over_time, ratio, tokenscale
 
 HELD_ON_DATA = ("HoldStaleMetrics", "HoldMissingMetrics")
+#: One controller Deployment (leader and standbys): its scrape job and namespace, per cluster where a
+#: central Prometheus holds several. A healthy controller must not hide a broken one.
+PER_CONTROLLER = ("cluster", "job", "namespace")
 BLOCKED_UNSCHEDULABLE = "ScaleUpBlockedUnschedulable"
 
 
@@ -26,7 +29,12 @@ def group(cfg: AlertsConfig) -> RuleGroup:
     dep = by_deployment(cfg)
     dash = autoscaler_dashboard(cfg)
     fleet = DashboardLink(Dashboard.AUTOSCALER)
-    last_tick = agg(tokenscale.LAST_SUCCESSFUL_TICK, layout, "max")
+    # The tick-duration histogram exists from the moment the controller process starts, unlike
+    # the last-successful-tick gauge, which appears only after a first good tick.
+    controller_alive = agg(tokenscale.TICK_DURATION, layout, "max", suffix="_count")
+    tick_window = cfg.time("3m")
+    ok_ticks = agg(tokenscale.TICKS, layout, "sum", PER_CONTROLLER, increase(tick_window), matchers='outcome="ok"')
+    any_ticks = agg(tokenscale.TICK_DURATION, layout, "sum", PER_CONTROLLER, increase(tick_window), suffix="_count")
     w10m = increase(cfg.time("10m"))
     held = agg(tokenscale.DECISIONS, layout, "sum", dep, w10m, matchers=_reasons(HELD_ON_DATA))
     decisions = agg(tokenscale.DECISIONS, layout, "sum", dep, w10m)
@@ -56,13 +64,12 @@ def group(cfg: AlertsConfig) -> RuleGroup:
         cost_by,
         over_time("avg", cfg.time("1h"), offset=cfg.time("1d")),
     )
-    tick_age = num(round(cfg.time.seconds(t.tick_age_seconds), 3))
     wake_limit = num(round(cfg.time.seconds(t.wake_p90_seconds), 3))
 
     alerts = (
         Alert(
             name="TokenscaleControllerDown",
-            expr=f"absent({last_tick})",
+            expr=f"absent({controller_alive})",
             for_=cfg.time("5m"),
             severity=Severity.CRITICAL,
             summary="The tokenscale controller is down: nothing scales, nothing wakes from zero.",
@@ -74,19 +81,20 @@ def group(cfg: AlertsConfig) -> RuleGroup:
         ),
         Alert(
             name="TokenscaleControllerNotTicking",
-            expr=f"time() - {last_tick} > {tick_age}",
-            for_=cfg.time("3m"),
+            # No OK tick in the window; `0 * any_ticks` stands in when the ok series never existed.
+            expr=f"({ok_ticks} or 0 * {any_ticks}) < 1",
+            for_=cfg.time("2m"),
             severity=Severity.CRITICAL,
-            summary="The tokenscale controller has not completed a tick.",
+            summary="The tokenscale controller completes no successful tick.",
             description=(
-                "The last successful control-loop tick was {{ $value | humanizeDuration }} ago "
-                f"(threshold {tick_age} s): the controller runs but its loop is stuck or failing."
+                f"The controller completed {{{{ $value | humanize }}}} successful control-loop ticks in the last "
+                f"{tick_window}: it runs, but its loop is stuck or every tick fails."
             ),
             dashboard=fleet,
         ),
         Alert(
             name="TokenscalePrometheusUnreachable",
-            expr=f"{agg(tokenscale.PROMETHEUS_UP, layout, 'max')} < 1",
+            expr=f"{agg(tokenscale.PROMETHEUS_UP, layout, 'max', PER_CONTROLLER)} < 1",
             for_=cfg.time("5m"),
             severity=Severity.CRITICAL,
             summary="The tokenscale controller cannot query Prometheus.",

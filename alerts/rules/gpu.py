@@ -135,7 +135,10 @@ def group(cfg: AlertsConfig) -> RuleGroup:
         Alert(
             name="GPUTelemetryMissing",
             expr=(f"{allocated}\n- {paren(f'{rec.GPUS} or {on(dep)} {allocated} * 0')}\n> 0"),
-            for_=cfg.time("5m"),
+            # Longer than VLLMStartupSlow's 2m, so a pod that is slow to start is reported as
+            # such before this alert (a capacity cause) can mute it; losing a node takes
+            # Kubernetes minutes to notice anyway.
+            for_=cfg.time("10m"),
             severity=Severity.WARNING,
             summary="GPUs held by a Deployment's pods report no telemetry: node, GPU or exporter lost.",
             description=(

@@ -55,9 +55,13 @@ def group(cfg: AlertsConfig) -> RuleGroup:
         # One autoscaler per Deployment; max drops the autoscaler and instance labels.
         return agg(family, layout, "max", dep)
 
-    desired, ready = ctl_max(tokenscale.DESIRED_REPLICAS), ctl_max(tokenscale.READY_REPLICAS)
-    current, pending = ctl_max(tokenscale.CURRENT_REPLICAS), ctl_max(tokenscale.PENDING_PODS)
+    ready, current = ctl_max(tokenscale.READY_REPLICAS), ctl_max(tokenscale.CURRENT_REPLICAS)
+    pending = ctl_max(tokenscale.PENDING_PODS)
     model_dash, scaler_dash = model_dashboard(cfg), autoscaler_dashboard(cfg)
+    # Ready is compared with the Deployment's spec replicas (Kubernetes' "desired"), which the
+    # controller publishes even while it holds. Its own desired count can run ahead of the spec on
+    # purpose (scale-up rate limits); blocked or maxed-out scale-ups have their own alerts.
+    wanted = current
 
     alerts = (
         *(_burn(cfg, w) for w in cfg.burn_windows),
@@ -155,10 +159,10 @@ def group(cfg: AlertsConfig) -> RuleGroup:
         ),
         Alert(
             name="VLLMReplicasBelowDesired",
-            expr=f"{desired} - {ready} > 0",
+            expr=f"{wanted} - {ready} > 0",
             for_=cfg.time("15m"),
             severity=Severity.WARNING,
-            summary="Fewer vLLM replicas are ready than the autoscaler wants.",
+            summary="Fewer vLLM replicas are ready than the Deployment wants.",
             description=(
                 f"{where(cfg)} has {{{{ $value | humanize }}}} fewer ready replicas than desired for more than "
                 f"{cfg.time('15m')}."
@@ -168,10 +172,10 @@ def group(cfg: AlertsConfig) -> RuleGroup:
         ),
         Alert(
             name="VLLMReplicasBelowDesired",
-            expr=f"{desired} > 0\nand {on(dep)}\n{ready} == 0",
+            expr=f"{wanted} > 0\nand {on(dep)}\n{ready} == 0",
             for_=cfg.time("10m"),
             severity=Severity.CRITICAL,
-            summary="No vLLM replica is ready although the autoscaler wants some.",
+            summary="No vLLM replica is ready although the Deployment wants some.",
             description=(
                 f"None of the {{{{ $value | humanize }}}} desired replicas of {where(cfg)} has been ready for "
                 f"{cfg.time('10m')}: the model serves nothing (the activator holds or rejects its requests)."

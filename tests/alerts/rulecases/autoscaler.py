@@ -9,6 +9,7 @@ from tests.alerts.rulecases.fixtures import DEPLOYMENT_LABELS, MODEL, NS, contro
 from tests.alerts.rulecases.fixtures import vllm as vs
 
 W, C = Severity.WARNING, Severity.CRITICAL
+JOB = {"job": "tokenscale"}
 
 
 def controller_health() -> list[Case]:
@@ -17,18 +18,31 @@ def controller_health() -> list[Case]:
         "TokenscaleControllerNotTicking",
         "TokenscalePrometheusUnreachable",
     )
-    tick = tokenscale.LAST_SUCCESSFUL_TICK
+    alive = controller_global(tokenscale.TICK_DURATION, "0+60x20", "_count")
+
+    def ticks(outcome: str, values: str) -> Series:
+        return controller_global(tokenscale.TICKS, values, outcome=outcome)
+
     unrelated = vs(vllm.REQUESTS_RUNNING, Spelling.CURRENT, "1x20")
     return [
         Case("controller down: no controller series at all", (unrelated,),
              (AlertAt("3m", down), AlertAt("7m", down, (Fires(C, {}, 1),)))),
-        Case("controller up", (controller_global(tick, "0+60x20"),), (AlertAt("7m", down),)),
-        Case("controller stuck: last successful tick at t=0", (controller_global(tick, "0x20"),),
-             (AlertAt("4m", ticking), AlertAt("10m", ticking, (Fires(C, {}, 600),)), AlertAt("10m", down))),
-        Case("controller ticking every minute", (controller_global(tick, "0+60x20"),), (AlertAt("10m", ticking),)),
+        Case("controller up, even before its first good tick", (alive,), (AlertAt("7m", down),)),
+        Case("controller stuck: the ok counter stopped", (alive, ticks("ok", "0+60x5 300x15")),
+             (AlertAt("6m", ticking), AlertAt("12m", ticking, (Fires(C, JOB, 0),)), AlertAt("12m", down))),
+        Case("controller never succeeded: every tick fails", (alive, ticks("failed", "0+60x20")),
+             (AlertAt("6m", ticking, (Fires(C, JOB, 0),)),)),
+        Case("controller scheduler dead from the start: no tick at all", (controller_global(tokenscale.TICK_DURATION, "0x20", "_count"),),
+             (AlertAt("6m", ticking, (Fires(C, JOB, 0),)),)),
+        Case("controller ticking every second", (alive, ticks("ok", "0+60x20"), ticks("degraded", "0+1x20")),
+             (AlertAt("12m", ticking),)),
         Case("Prometheus unreachable from the controller", (controller_global(tokenscale.PROMETHEUS_UP, "0x20"),),
-             (AlertAt("3m", prom), AlertAt("7m", prom, (Fires(C, {}, 0),)))),
+             (AlertAt("3m", prom), AlertAt("7m", prom, (Fires(C, JOB, 0),)))),
         Case("Prometheus reachable", (controller_global(tokenscale.PROMETHEUS_UP, "1x20"),), (AlertAt("7m", prom),)),
+        Case("a healthy controller in another cluster does not hide this one",
+             (controller_global(tokenscale.PROMETHEUS_UP, "0x20"),
+              controller_global(tokenscale.PROMETHEUS_UP, "1x20", cluster="eu-2")),
+             (AlertAt("7m", prom, (Fires(C, JOB, 0),)),)),
     ]  # fmt: skip
 
 

@@ -57,8 +57,9 @@ def controller(family: MetricFamily, values: str, suffix: str = "", **extra: str
     return Series(f"{family.name}{suffix}", {**labels, **extra}, values)
 
 
-def controller_global(family: MetricFamily, values: str) -> Series:
-    return Series(family.name, {"job": "tokenscale", "instance": "10.0.1.2:8080"}, values)
+def controller_global(family: MetricFamily, values: str, suffix: str = "", **extra: str) -> Series:
+    """A controller series about the controller itself (no target labels)."""
+    return Series(f"{family.name}{suffix}", {"job": "tokenscale", "instance": "10.0.1.2:8080", **extra}, values)
 
 
 class GpuStyle(Enum):

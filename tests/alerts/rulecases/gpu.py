@@ -120,12 +120,12 @@ def telemetry() -> list[Case]:
         gpu1 = ds(dcgm.GPU_UTIL, st, "80x20", gpu="1", uuid="GPU-9e04a7b3-1c2d-4f5e-8a9b-0c1d2e3f4a5b", pod=POD2)
         cases += [
             Case(f"telemetry: 2 GPUs allocated, 1 reports ({_label(st)})", (allocated, gpu0),
-                 (AlertAt("3m", name), AlertAt("8m", name, (Fires(W, DEPLOYMENT_LABELS, 1),)))),
-            Case(f"telemetry: both GPUs report ({_label(st)})", (allocated, gpu0, gpu1), (AlertAt("8m", name),)),
+                 (AlertAt("8m", name), AlertAt("13m", name, (Fires(W, DEPLOYMENT_LABELS, 1),)))),
+            Case(f"telemetry: both GPUs report ({_label(st)})", (allocated, gpu0, gpu1), (AlertAt("13m", name),)),
         ]  # fmt: skip
     cases.append(
         Case("telemetry: node gone, no GPU of the Deployment reports", (allocated,),
-             (AlertAt("8m", name, (Fires(W, DEPLOYMENT_LABELS, 2),)),))
+             (AlertAt("13m", name, (Fires(W, DEPLOYMENT_LABELS, 2),)),))
     )  # fmt: skip
     return cases
 

@@ -158,13 +158,16 @@ def errors_and_aborts() -> list[Case]:
     return cases
 
 
-def _replicas(current: int, ready: int, pending: int = 0, desired: int | None = None) -> tuple[Series, ...]:
-    return (
+def _replicas(current: int, ready: int, pending: int = 0, desired: int | str | None = "spec") -> tuple[Series, ...]:
+    """Controller gauges; desired=None means the controller holds and publishes no desired count."""
+    out = (
         controller(tokenscale.CURRENT_REPLICAS, f"{current}x30"),
         controller(tokenscale.READY_REPLICAS, f"{ready}x30"),
         controller(tokenscale.PENDING_PODS, f"{pending}x30"),
-        controller(tokenscale.DESIRED_REPLICAS, f"{current if desired is None else desired}x30"),
     )
+    if desired is None:
+        return out
+    return (*out, controller(tokenscale.DESIRED_REPLICAS, f"{current if desired == 'spec' else desired}x30"))
 
 
 def startup_and_replicas() -> list[Case]:
@@ -181,6 +184,10 @@ def startup_and_replicas() -> list[Case]:
              (*_replicas(2, 0),),
              (AlertAt("12m", below, (Fires(C, DEPLOYMENT_LABELS, 2),)),
               AlertAt("20m", below, (Fires(C, DEPLOYMENT_LABELS, 2), Fires(W, DEPLOYMENT_LABELS, 2))))),
+        Case("replicas: holding (no desired count), none of 2 ready", _replicas(2, 0, desired=None),
+             (AlertAt("12m", below, (Fires(C, DEPLOYMENT_LABELS, 2),)),)),
+        Case("replicas: the autoscaler wants 5 but rate-limits, spec 3, 3 ready", (*_replicas(3, 3, desired=5), running),
+             (AlertAt("20m", below),)),
         Case("replicas: all ready", (*_replicas(3, 3), running), (AlertAt("20m", below),)),
         Case("metrics missing: 2 ready replicas, no vLLM series", _replicas(2, 2),
              (AlertAt("5m", missing), AlertAt("12m", missing, (Fires(C, DEPLOYMENT_LABELS, 2),)))),
