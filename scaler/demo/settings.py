@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from serving.stack.shared_data import traces_dir
+
 REPO = Path(__file__).resolve().parents[2]
-TRACES = REPO.parent / "shared" / "traces"
+TRACES = traces_dir()
 NAMESPACE = "llm"
 CONTROLLER_NAMESPACE = "tokenscale-system"
 OVERLAY = REPO / "serving" / "vllm" / "overlays" / "llama-3.1-8b-a100"

@@ -29,9 +29,10 @@ from serving.emulators.replay import ReplayOptions, load_trace, replay
 from serving.stack.bridge import EmulatorBridge
 from serving.stack.process import ManagedProcess, start_process
 from serving.stack.prometheus import PrometheusConfig, PrometheusServer, ScrapeJob, start_prometheus
+from serving.stack.shared_data import trace
 
 pytestmark = pytest.mark.integration
-TRACE = Path(__file__).resolve().parents[3] / "shared" / "traces" / "azure2023_conv.csv"
+TRACE = trace("azure2023_conv.csv")
 NS, DEPLOYMENT = "inference", "llama"
 LAYOUT = ScrapeLayout(rate_window="10s")
 
