@@ -128,6 +128,21 @@ def _fb_near_full(stack: AlertStack) -> None:
     stack.emulator.gpu_fault(FLEET_NODE, gpu, fb_near_full=True)
 
 
+def _blocked(stack: AlertStack) -> None:
+    """Start the capacity-starved controller, then pause its replica under load so demand grows."""
+    stack.controllers["blocked"].start(stack.workdir)
+    wait_until(lambda: _has_replica(stack, "ctl-blocked"), 30, "ctl-blocked replica")
+    _loaded_fault("ctl-blocked", concurrency=256, paused=True)(stack)
+
+
+def _has_replica(stack: AlertStack, deployment: str) -> bool:
+    try:
+        stack.emulator.replica_of(deployment)
+    except KeyError:
+        return False
+    return True
+
+
 def _start(name: str) -> Callable[[AlertStack], None]:
     return lambda stack: stack.controllers[name].start(stack.workdir)
 
@@ -193,6 +208,10 @@ SCENARIOS = [
              (Expect(_g("VLLMStartupSlow", "warning", where("ctl-slowstart")), r"1 pods of llm/ctl-slowstart have been running"),
               Expect(_g("VLLMReplicasBelowDesired", "critical", where("ctl-slowstart")), r"None of the 1 desired replicas")),
              _start("slowstart")),
+    Scenario("blocked: demand for 3 replicas, GPUs for 1",
+             (Expect(_g("TokenscaleScaleUpBlockedUnschedulable", "warning", where("ctl-blocked")),
+                     r"held [\d.]+ scale-ups in the last 5s because pods it already asked for are unschedulable"),),
+             _blocked, _stop("blocked")),
     Scenario("Prometheus unreachable: a controller pointed at a dead port",
              (Expect(_g("TokenscalePrometheusUnreachable", "critical", ""), r"Prometheus queries have failed"),),
              _start("promdown"), _stop("promdown")),
@@ -206,6 +225,8 @@ def declare_controllers(prometheus_url: str, admin_url: str) -> dict[str, Contro
         "gpus": controller("gpus", prometheus_url, ["ctl-gpus:1:1:2"], admin_url),
         "slowstart": controller("slowstart", prometheus_url, ["ctl-slowstart:1:1"], admin_url, ready_delay_s=45),
         "promdown": controller("promdown", dead, ["ctl-nowhere:1:1"]),
+        # GPUs for one pod only: the second one the autoscaler asks for stays unschedulable.
+        "blocked": controller("blocked", prometheus_url, ["ctl-blocked:1:3"], admin_url, gpu_capacity=1),
     }
 
 
@@ -280,11 +301,15 @@ def test_fault_notifies_the_right_people(stack: AlertStack, injected: list[Scena
 
 def test_inhibited_alerts_fire_but_notify_nobody(stack: AlertStack, injected: list[Scenario]) -> None:
     """Slow steps also raise inter-token latency (a warning), muted by the TTFT page for the same
-    Deployment; the hot GPU's warning is muted by its own critical."""
+    Deployment; the hot GPU's warning is muted by its own critical; causes mute their symptoms."""
     del injected
     muted = [
         ("VLLMInterTokenLatencyHigh", {"deployment": "slow", "severity": "warning"}, _g("VLLMInterTokenLatencyHigh", "warning", where("slow"))),
         ("GPUTemperatureHigh", {"hostname": FAULT_NODE, "gpu": "1", "severity": "warning"}, _g("GPUTemperatureHigh", "warning", NODE)),
+        # The blind Deployment's holds are explained by its missing metrics (a page).
+        ("TokenscaleDecisionsHeldStaleMetrics", {"deployment": "ctl-blind"}, _g("TokenscaleDecisionsHeldStaleMetrics", "warning", where("ctl-blind"))),
+        # The controller without Prometheus completes no good tick; the unreachable page explains it.
+        ("TokenscaleControllerNotTicking", {"job": "tokenscale-promdown"}, _g("TokenscaleControllerNotTicking", "critical", "")),
     ]  # fmt: skip
     for alertname, labels, group in muted:
 

@@ -143,6 +143,7 @@ def controller(
     deployments: Sequence[str],
     admin_url: str | None = None,
     ready_delay_s: float = 0.0,
+    gpu_capacity: int | None = None,
 ) -> Controller:
     port = free_port()
     argv = [
@@ -153,6 +154,8 @@ def controller(
         argv += ["--deployment", d]
     if admin_url:
         argv += ["--admin-url", admin_url]
+    if gpu_capacity is not None:
+        argv += ["--gpu-capacity", str(gpu_capacity)]
     return Controller(name, port, argv)
 
 
