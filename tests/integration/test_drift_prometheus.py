@@ -19,12 +19,12 @@ from metrics.drift.cli import build_parser, main
 from serving.emulators.replay import ReplayOptions, load_trace, replay
 from serving.stack.process import start_process
 from serving.stack.prometheus import PrometheusConfig, PrometheusNotInstalled, ScrapeJob, start_prometheus
+from serving.stack.shared_data import traces_dir
 
-TRACES = Path(__file__).resolve().parents[3] / "shared" / "traces"
+TRACES = traces_dir()
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.timeout(240),
-    pytest.mark.skipif(not TRACES.exists(), reason="../shared/traces is not on this machine"),
 ]
 
 

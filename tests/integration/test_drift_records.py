@@ -24,12 +24,12 @@ from metrics.drift.records_io import read_records
 from serving.emulators.replay import ReplayOptions, load_trace, replay
 from serving.stack.ports import free_port
 from serving.stack.process import start_process
+from serving.stack.shared_data import traces_dir
 
-TRACES = Path(__file__).resolve().parents[3] / "shared" / "traces"
+TRACES = traces_dir()
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.timeout(240),
-    pytest.mark.skipif(not TRACES.exists(), reason="../shared/traces is not on this machine"),
 ]
 NS, DEPLOYMENT, MODEL = "llm", "chat", "llama-3.1-8b"
 

@@ -14,12 +14,12 @@ from metrics.request_record import RequestRecord
 from serving.activator.records import record_path
 from serving.stack.ports import free_port
 from serving.stack.process import start_process
+from serving.stack.shared_data import traces_dir
 
-TRACES = Path(__file__).resolve().parents[3] / "shared" / "traces"
+TRACES = traces_dir()
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.timeout(180),
-    pytest.mark.skipif(not TRACES.exists(), reason="../shared/traces is not on this machine"),
 ]
 
 

@@ -30,9 +30,10 @@ from serving.emulators.replay import ReplayOptions, load_trace, replay
 from serving.stack.ports import free_port
 from serving.stack.process import start_process
 from serving.stack.prometheus import PrometheusConfig, ScrapeJob, start_prometheus
+from serving.stack.shared_data import traces_dir
 from tests.integration.controller_exporter import DrivenExporter, serve
 
-TRACES = Path(__file__).resolve().parents[3] / "shared" / "traces"
+TRACES = traces_dir()
 NS, DEPLOYMENT, MODEL = "llm", "chat", "llama-3.1-8b"
 
 

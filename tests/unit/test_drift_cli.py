@@ -10,9 +10,9 @@ import pytest
 from metrics.drift.cli import build_parser, main, parse_source
 from metrics.drift.trace_records import records_from_rows, trace_rows
 from metrics.request_record import RequestRecord
+from serving.stack.shared_data import traces_dir
 
-TRACES = Path(__file__).resolve().parents[3] / "shared" / "traces"
-pytestmark = pytest.mark.skipif(not TRACES.exists(), reason="../shared/traces is not on this machine")
+TRACES = traces_dir()
 
 
 def write(path: Path, records: list[RequestRecord]) -> Path:

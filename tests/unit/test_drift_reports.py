@@ -16,13 +16,12 @@ from metrics.drift.features import Feature, FeatureSample, GroupKey, features_fr
 from metrics.drift.policy import DriftPolicy, FeatureTest
 from metrics.drift.report import Status, Window
 from metrics.drift.trace_records import records_from_rows, trace_rows
+from serving.stack.shared_data import traces_dir
 
-TRACES = Path(__file__).resolve().parents[3] / "shared" / "traces"
+TRACES = traces_dir()
 CONV, CODE = TRACES / "azure2023_conv.csv", TRACES / "azure2023_code.csv"
 KEY = GroupKey("ns", "chat", "llama")
 WINDOWS = (Window(0, 1, "records"), Window(1, 2, "records"))
-
-pytestmark = pytest.mark.skipif(not CONV.exists(), reason="../shared/traces is not on this machine")
 
 
 @functools.cache
