@@ -40,6 +40,7 @@ class TargetRow:
     conditions: tuple[tuple[str, str], ...] = ()  # (type, reason) of conditions that are True
     scale_direction: str | None = None  # "up" / "down" when this tick wrote /scale
     gpus_allocated: float = 0.0
+    gpus_per_replica: float = 0.0
     gpu_model: str = ""
     price_per_gpu_hour: float | None = None
     cost_per_million: Mapping[str, float] = field(default_factory=dict)  # token_type -> dollars
@@ -163,7 +164,7 @@ class ControllerMetrics(Collector):
             for f in (
                 ts.DESIRED_REPLICAS, ts.CURRENT_REPLICAS, ts.READY_REPLICAS, ts.MIN_REPLICAS, ts.MAX_REPLICAS,
                 ts.PENDING_PODS, ts.UNSCHEDULABLE_PODS, ts.SCALED_TO_ZERO, ts.OBSERVED_SIGNAL, ts.SIGNAL_TARGET,
-                ts.CONDITION, ts.GPUS_ALLOCATED, ts.GPU_PRICE, ts.COST_PER_MILLION_TOKENS,
+                ts.CONDITION, ts.GPUS_ALLOCATED, ts.GPUS_PER_REPLICA, ts.GPU_PRICE, ts.COST_PER_MILLION_TOKENS,
             )
         }  # fmt: skip
         for row in tick.rows:
@@ -187,6 +188,7 @@ class ControllerMetrics(Collector):
             for condition, reason in row.conditions:
                 gauges[ts.CONDITION].add_metric([*labels, condition, reason], 1.0)
             gauges[ts.GPUS_ALLOCATED].add_metric([*labels, row.gpu_model], row.gpus_allocated)
+            gauges[ts.GPUS_PER_REPLICA].add_metric([*labels, row.gpu_model], row.gpus_per_replica)
             if row.price_per_gpu_hour is not None:
                 gauges[ts.GPU_PRICE].add_metric([*labels, row.gpu_model], row.price_per_gpu_hour)
             for token_type, dollars in sorted(row.cost_per_million.items()):

@@ -352,6 +352,7 @@ class Controller:
                     conditions=tuple((c.type, c.reason) for c in conditions if c.status),
                     scale_direction=direction,
                     gpus_allocated=t.gpus_allocated,
+                    gpus_per_replica=t.gpus_per_replica,
                     gpu_model=t.gpu_model_hint,
                     price_per_gpu_hour=price,
                     cost_per_million=cost,

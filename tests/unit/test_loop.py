@@ -112,6 +112,7 @@ def test_a_tick_scales_writes_status_and_records_an_event(
     assert registry.get_sample_value("tokenscale_scale_events_total", {**labels, "direction": "up"}) == 1
     assert registry.get_sample_value("tokenscale_prometheus_up") == 1
     assert registry.get_sample_value("tokenscale_last_successful_tick_timestamp_seconds") == clock.now
+    assert registry.get_sample_value("tokenscale_gpus_per_replica", {**labels, "gpu_model": ""}) == 1
 
 
 def test_prometheus_down_holds_reports_and_never_scales(
