@@ -118,6 +118,7 @@ def _per_deployment() -> list[PanelBuilder]:
             units.DOLLARS_PER_MILLION_TOKENS,
             [Query(cost_per_million("input"), TARGET_LEGEND)],
             runbook=runbooks.COST_REGRESSION,
+            log_scale=True,
         ),
         timeseries_panel(
             "$ per million output tokens",
@@ -125,6 +126,7 @@ def _per_deployment() -> list[PanelBuilder]:
             units.DOLLARS_PER_MILLION_TOKENS,
             [Query(cost_per_million("output"), TARGET_LEGEND)],
             runbook=runbooks.COST_REGRESSION,
+            log_scale=True,
         ),
         timeseries_panel(
             "$ per hour",

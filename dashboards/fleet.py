@@ -149,6 +149,8 @@ def _capacity() -> list[PanelBuilder]:
             ],
             Size(24, 8),
             runbook=runbooks.COST_REGRESSION,
+            # Live cost per token spans decades: it soars whenever traffic dips below the capacity held.
+            log_scale=True,
         ),
     ]
 

@@ -110,7 +110,9 @@ def timeseries_panel(
     stack: bool = False,
     runbook: Runbooks = None,
     soft_max: float | None = None,
+    log_scale: bool = False,
 ) -> timeseries.Panel:
+    """Lines over time, y from 0 (or log 10 for values spanning decades, such as $ per token)."""
     panel = (
         timeseries.Panel()
         .title(title)
@@ -134,6 +136,10 @@ def timeseries_panel(
         panel = panel.stacking(common_builders.StackingConfig().mode(common.StackingMode.NORMAL))
     if soft_max is not None:
         panel = panel.axis_soft_max(soft_max)
+    if log_scale:
+        panel = panel.scale_distribution(
+            common_builders.ScaleDistributionConfig().type(common.ScaleDistribution.LOG).log(10)
+        )
     for index, query in enumerate(queries):
         panel = panel.with_target(_target(query, index))
     return panel

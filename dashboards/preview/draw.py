@@ -149,12 +149,15 @@ def _stat(canvas: Canvas, panel: Mapping[str, Any], series: Sequence[Series], bo
     unit = panel_unit(panel)
     shown = list(series)[:6]
     cell_w = w / len(shown)
-    size = max(11, min(30, h / (2.6 if len(shown) > 1 else 2.0), cell_w / 5.5))
     for i, one in enumerate(shown):
         cx = x + cell_w * (i + 0.5)
         value = one.values[-1]
+        text = format_value(value, unit)
+        # Bold digits are about 0.65 em wide; one point is 100/72 px here. Shrink long values to fit.
+        fits = cell_w * 0.9 / (0.65 * len(text) * DPI / 72)
+        size = max(9, min(30, h / (2.6 if len(shown) > 1 else 2.0), fits))
         canvas.text(
-            cx, y + h * 0.55, format_value(value, unit), color=_threshold_color(panel, value),
+            cx, y + h * 0.55, text, color=_threshold_color(panel, value),
             fontsize=size, weight="bold", ha="center", va="center",
         )  # fmt: skip
         if len(shown) > 1 or one.name != "value":
@@ -195,7 +198,9 @@ def _timeseries(
         for one, color in zip(series, colors, strict=True):
             ax.plot(np.array([_dt(t) for t in one.times]), np.array(one.values), color=color, linewidth=1.2)
     _time_axis(ax, window.start, window.end)
-    _value_axis(ax, unit, [v for one in series for v in one.values])
+    custom = panel.get("fieldConfig", {}).get("defaults", {}).get("custom", {})
+    log = custom.get("scaleDistribution", {}).get("type") == "log"
+    _value_axis(ax, unit, [v for one in series for v in one.values], log)
     label = axis_label(unit)
     if label:
         ax.set_ylabel(label, color=MUTED, fontsize=7)
@@ -219,11 +224,13 @@ def _timeseries(
 _WHOLE_UNITS = {"suffix: replicas", "suffix: GPUs", "suffix: req", "short"}
 
 
-def _value_axis(ax: Axes, unit: str, values: Sequence[float]) -> None:
+def _value_axis(ax: Axes, unit: str, values: Sequence[float], log: bool = False) -> None:
     """Y axis from 0 like Grafana's (min 0 on every panel), ticks formatted in the panel's unit."""
     finite = [v for v in values if not math.isnan(v) and not math.isinf(v)]
     top = max(finite, default=0.0)
-    if unit == "bool_yes_no":
+    if log and any(v > 0 for v in finite):
+        ax.set_yscale("log", nonpositive="mask")
+    elif unit == "bool_yes_no":
         ax.set_ylim(-0.05, 1.1)
         ax.set_yticks([0, 1])
     else:
