@@ -23,6 +23,7 @@ from metrics.catalog import (
     controller_signals,
     latency_signals,
 )
+from metrics.cost.gpu_models import gpu_model_key
 from metrics.exporter import ControllerMetrics, PublishedTick, TargetRow
 from metrics.prometheus import TickResults
 from metrics.snapshot import FleetSnapshot, build_snapshot
@@ -353,7 +354,7 @@ class Controller:
                     scale_direction=direction,
                     gpus_allocated=t.gpus_allocated,
                     gpus_per_replica=t.gpus_per_replica,
-                    gpu_model=t.gpu_model_hint,
+                    gpu_model=gpu_model_key(t.gpu_model_hint) if t.gpu_model_hint else "",
                     price_per_gpu_hour=price,
                     cost_per_million=cost,
                     wake_duration_s=d.wake_duration_s,
