@@ -42,7 +42,7 @@ from tests.alerts.e2e.stack import (
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
 FAULT_NODE, FLEET_NODE = "gpu-node-f", "gpu-node-a"
-DCGM_NODES = f"{FLEET_NODE}:H100x12,{FAULT_NODE}:H100x4"
+DCGM_NODES = f"{FLEET_NODE}:H100x12,{FAULT_NODE}:H100x5"
 REPLICAS = ("quiet", "queue", "slow", "kv", "preempt", "errors", "aborts")
 FIRE_TIMEOUT_S = 150.0
 RESOLVE_TIMEOUT_S = 150.0
@@ -180,6 +180,9 @@ SCENARIOS = [
     Scenario("xid: XID 79 on an idle GPU",
              (Expect(_g("GPUXidError", "critical", NODE), r"reported XID 79"),),
              _gpu(FAULT_NODE, 0, xid=79), lambda stack: stack.emulator.clear_gpu_faults(FAULT_NODE)),
+    Scenario("xid 13: an application fault on another idle GPU notifies, does not page",
+             (Expect(_g("GPUXidError", "warning", NODE), r"reported XID 13"),),
+             _gpu(FAULT_NODE, 4, xid=13), lambda stack: stack.emulator.clear_gpu_faults(FAULT_NODE)),
     Scenario("temperature: an idle GPU at 95 C",
              (Expect(_g("GPUTemperatureHigh", "critical", NODE), r"is at 9\d(\.\d+)? °C"),),
              _gpu(FAULT_NODE, 1, temperature_c=95), lambda stack: stack.emulator.clear_gpu_faults(FAULT_NODE)),
@@ -264,6 +267,10 @@ def _for_seconds(alertname: str, severity: str) -> float:
     raise KeyError(alertname)
 
 
+def _key(group: Group) -> str:
+    return f"{group.alertname} ({group.severity})"
+
+
 def _check_content(n: Notification, expect: Expect) -> None:
     anchor = f"runbooks.md#{expect.group.alertname.lower()}"
     if n.service == SLACK:
@@ -289,13 +296,14 @@ def test_fault_notifies_the_right_people(stack: AlertStack, injected: list[Scena
         group = expect.group
         slack = stack.sink.wait_for(group.slack(), timeout_s=max(1.0, scenario.t0 + FIRE_TIMEOUT_S - time.time()))
         _check_content(slack, expect)
-        scenario.fired[group.alertname] = slack.received_at - scenario.t0
+        scenario.fired[_key(group)] = slack.received_at - scenario.t0
         if expect.paged:
             page = stack.sink.wait_for(group.pagerduty(), timeout_s=10)
             _check_content(page, expect)
         else:
             time.sleep(1.5)  # a page would arrive with the Slack message (same group_wait)
-            pages = [n for n in stack.sink.received(PAGERDUTY) if group.alertname in pagerduty_summary(n)]
+            paged = group.pagerduty()
+            pages = [n for n in stack.sink.received(PAGERDUTY) if paged(n)]
             assert not pages, f"a warning paged: {[pagerduty_summary(p) for p in pages]}"
 
 
@@ -352,7 +360,7 @@ def test_clearing_the_faults_resolves_the_alerts(stack: AlertStack, injected: li
                 continue
             assert "*Resolved*" in slack_text(resolved)
             if scenario.clear is not None and resolved.received_at >= scenario.cleared_at:
-                scenario.resolved[group.alertname] = resolved.received_at - scenario.cleared_at
+                scenario.resolved[_key(group)] = resolved.received_at - scenario.cleared_at
             if expect.paged:
                 stack.sink.wait_for(_after(group.pagerduty(resolved=True), last_fired), timeout_s=10)
     assert not missing, f"never resolved: {missing}"
@@ -366,7 +374,7 @@ def test_controller_down_pages(stack: AlertStack) -> None:
     slack = stack.sink.wait_for(lambda n: group.slack()(n) and n.received_at > stopped_at, timeout_s=60)
     page = stack.sink.wait_for(lambda n: group.pagerduty()(n) and n.received_at > stopped_at, timeout_s=10)
     assert "#tokenscalecontrollerdown" in slack_text(slack) and page.payload["payload"]["severity"] == "critical"
-    LATENCIES["TokenscaleControllerDown"] = (slack.received_at - stopped_at, _for_seconds(group.alertname, "critical"))
+    LATENCIES[_key(group)] = (slack.received_at - stopped_at, _for_seconds(group.alertname, "critical"))
 
 
 LATENCIES: dict[str, tuple[float, float]] = {}
@@ -375,15 +383,15 @@ LATENCIES: dict[str, tuple[float, float]] = {}
 def test_report_condition_to_notification_times(injected: list[Scenario]) -> None:
     for scenario in injected:
         for expect in scenario.expects:
-            name = expect.group.alertname
-            if name in scenario.fired:
-                LATENCIES[name] = (scenario.fired[name], _for_seconds(name, expect.group.severity))
+            key = _key(expect.group)
+            if key in scenario.fired:
+                LATENCIES[key] = (scenario.fired[key], _for_seconds(expect.group.alertname, expect.group.severity))
     assert LATENCIES, "no scenario fired"
-    lines = [f"{'alert':40} {'fault->notify':>13} {'for: (scaled)':>13} {'overhead':>9} {'resolve':>8}"]
+    lines = [f"{'alert':50} {'fault->notify':>13} {'for: (scaled)':>13} {'overhead':>9} {'resolve':>8}"]
     resolves = {n: s for sc in injected for n, s in sc.resolved.items()}
     for name, (total, hold) in sorted(LATENCIES.items(), key=lambda kv: kv[1][0]):
         resolve = f"{resolves[name]:.1f}" if name in resolves else "-"
-        lines.append(f"{name:40} {total:13.1f} {hold:13.0f} {total - hold:9.1f} {resolve:>8}")
+        lines.append(f"{name:50} {total:13.1f} {hold:13.0f} {total - hold:9.1f} {resolve:>8}")
     totals = [t for t, _ in LATENCIES.values()]
     overheads = [t - h for t, h in LATENCIES.values()]
     lines.append(
