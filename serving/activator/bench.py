@@ -229,7 +229,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines.append("")
     lines.append(
         "| event loop | concurrent streams | complete (direct / activator) | lost "
-        "| first chunk p50 / p99 ms, direct | activator | whole stream p50 ms, direct / activator |"
+        "| first chunk p50 / p99 ms (direct) | first chunk p50 / p99 ms (activator) "
+        "| whole stream p50 ms (direct / activator) |"
     )
     lines.append("|---|---|---|---|---|---|---|")
     for loop, run in result["runs"].items():
