@@ -64,6 +64,7 @@ class ActivatorConfig:
     upstream_connect_timeout_s: float
     upstream_max_connections: int
     max_body_bytes: int
+    max_held_bytes: int
     retry_after_s: int
     release_rate: float  # held requests released per second per ready endpoint; 0 = all at once
     release_burst: int  # released at once per ready endpoint when endpoints appear
@@ -145,6 +146,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--upstream-connect-timeout", default="5s", help="time allowed to connect to the upstream")
     add("--upstream-max-connections", default="2048", help="upstream connection pool size")
     add("--max-body-bytes", default=str(32 * 1024 * 1024), help="largest request body accepted")
+    add(
+        "--max-held-bytes",
+        default=str(256 * 1024 * 1024),
+        help="request bodies held at most in total (memory bound of the hold queue)",
+    )
     add("--retry-after", default="5s", help="Retry-After sent with 503 and 504 answers")
     add("--release-rate", default="50", help="held requests released per second per ready endpoint (0: all at once)")
     add("--release-burst", default="25", help="held requests released at once per ready endpoint")
@@ -212,6 +218,8 @@ def from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -
     _positive("--upstream-max-connections", max_conns)
     max_body = _int("--max-body-bytes", args.max_body_bytes)
     _positive("--max-body-bytes", max_body)
+    max_held = _int("--max-held-bytes", args.max_held_bytes)
+    _positive("--max-held-bytes", max_held)
     retry_after = _duration("--retry-after", args.retry_after)
     release_rate = _float("--release-rate", args.release_rate)
     _positive("--release-rate", release_rate, allow_zero=True)
@@ -246,6 +254,7 @@ def from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -
         upstream_connect_timeout_s=connect,
         upstream_max_connections=max_conns,
         max_body_bytes=max_body,
+        max_held_bytes=max_held,
         # Retry-After is whole seconds (RFC 9110); round up so a client never retries too early.
         retry_after_s=max(1, int(-(-retry_after // 1))),
         release_rate=release_rate,

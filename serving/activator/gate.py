@@ -44,8 +44,14 @@ class HoldGate:
         ramp: ReleaseRamp,
         on_pending: PendingListener | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_bytes: int | None = None,
     ) -> None:
         self._max_queue = max_queue
+        self._max_bytes = max_bytes
+        self._held_bytes = 0
+        # Body sizes of held requests: a thousand held requests with large bodies must not take
+        # the activator's memory (and with it every held request) down.
+        self._sizes: dict[asyncio.Future[None], int] = {}
         self._ramp = ramp
         self._on_pending = on_pending
         self._clock = clock
@@ -84,15 +90,27 @@ class HoldGate:
                 self._releaser = None
             self._ensure_releaser()
 
-    async def hold(self, timeout_s: float) -> float:
-        """Wait until released; return the seconds held. Raises Rejected (queue_full, timeout, draining)."""
+    @property
+    def held_bytes(self) -> int:
+        return self._held_bytes
+
+    async def hold(self, timeout_s: float, size: int = 0) -> float:
+        """Wait until released; return the seconds held. Raises Rejected (queue_full, timeout, draining).
+
+        `size` is the request body's length, counted against `max_bytes` while held; a request is
+        never refused for its size alone when nothing else is held.
+        """
         if self._draining:
             raise Rejected(Rejected.DRAINING)
         if len(self._queue) >= self._max_queue:
             raise Rejected(Rejected.QUEUE_FULL)
+        if self._max_bytes is not None and self._queue and self._held_bytes + size > self._max_bytes:
+            raise Rejected(Rejected.QUEUE_FULL)
         started = self._clock()
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(waiter)
+        self._sizes[waiter] = size
+        self._held_bytes += size
         self._notify(added=True)
         if self._ready > 0:
             self._ensure_releaser()
@@ -102,6 +120,7 @@ class HoldGate:
             raise Rejected(Rejected.TIMEOUT) from None
         finally:
             # Released waiters were already popped; a timed-out or cancelled one (client gone) leaves.
+            self._held_bytes -= self._sizes.pop(waiter, 0)
             try:
                 self._queue.remove(waiter)
             except ValueError:

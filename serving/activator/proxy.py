@@ -140,7 +140,7 @@ class Proxy:
                 raise
             if not self._gate.passes():
                 try:
-                    outcome.hold_s = await self._gate.hold(self._s.hold_timeout_s)
+                    outcome.hold_s = await self._gate.hold(self._s.hold_timeout_s, len(body))
                 except Rejected as rejected:
                     outcome.finish = "timeout" if rejected.reason == Rejected.TIMEOUT else "rejected"
                     response = self.reject(rejected.reason)
@@ -202,7 +202,7 @@ class Proxy:
                 backoff = min(backoff * 2, _CONNECT_BACKOFF_S[1])
                 if not self._gate.passes():
                     try:
-                        outcome.hold_s += await self._gate.hold(deadline - self._clock())
+                        outcome.hold_s += await self._gate.hold(deadline - self._clock(), len(body))
                     except Rejected as rejected:
                         outcome.finish = "timeout" if rejected.reason == Rejected.TIMEOUT else "rejected"
                         response = self.reject(rejected.reason)

@@ -50,6 +50,7 @@ class Activator:
             config.max_queue,
             ReleaseRamp(rate=config.release_rate, burst=config.release_burst),
             on_pending=self._on_pending,
+            max_bytes=config.max_held_bytes,
         )
         self.records = RecordSink(config.records_dir, config.records_buffer) if config.records_dir is not None else None
         self.proxy = Proxy(

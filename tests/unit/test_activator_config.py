@@ -70,6 +70,7 @@ def test_durations_and_lease_forms() -> None:
         (("--log-level", "loud"), "--log-level", "loud"),
         (("--event-loop", "trio"), "--event-loop", "trio"),
         (("--records-buffer", "0"), "--records-buffer", "0"),
+        (("--max-held-bytes", "1GiB"), "--max-held-bytes", "1GiB"),
         (("--drain-grace=-5s",), "--drain-grace", "-5s"),
     ],
 )

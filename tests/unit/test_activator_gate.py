@@ -56,6 +56,19 @@ async def test_a_full_queue_refuses_with_queue_full() -> None:
     await asyncio.wait_for(asyncio.gather(*tasks), 2.0)
 
 
+async def test_held_bytes_are_bounded_but_one_request_always_fits() -> None:
+    gate = HoldGate(10, UNLIMITED, max_bytes=100)
+    big = asyncio.create_task(gate.hold(5.0, size=500))  # alone: held although over the bound
+    await asyncio.sleep(0)
+    assert gate.held_bytes == 500
+    with pytest.raises(Rejected) as info:
+        await gate.hold(5.0, size=1)
+    assert info.value.reason == Rejected.QUEUE_FULL
+    gate.set_ready(1)
+    await asyncio.wait_for(big, 2.0)
+    assert gate.held_bytes == 0
+
+
 async def test_hold_timeout_rejects_and_frees_the_place() -> None:
     gate, seen = _gate()
     with pytest.raises(Rejected) as info:
