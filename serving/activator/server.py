@@ -71,8 +71,10 @@ class Activator:
         )
         self._runners: list[web.AppRunner] = []
         self._stopped = asyncio.Event()
+        self._hurry = asyncio.Event()  # a second signal: end the drain now
         self.port = 0
         self.metrics_port = 0
+        self._drain_task: asyncio.Task[None] | None = None
 
     def _kube(self) -> Any:
         if self._kube_client is None:
@@ -167,7 +169,7 @@ class Activator:
         log.info("draining: %d requests active, %d held; grace %.1f s", self.proxy.active, self.gate.held, grace)
         self.gate.drain()
         deadline = time.monotonic() + grace
-        while self.proxy.active > 0 and time.monotonic() < deadline:
+        while self.proxy.active > 0 and time.monotonic() < deadline and not self._hurry.is_set():
             await asyncio.sleep(_DRAIN_POLL_S)
         refused = self.gate.reject_held()
         if refused or self.proxy.active:
@@ -195,5 +197,9 @@ class Activator:
         await self._stopped.wait()
 
     def _on_signal(self, signum: int) -> None:
+        if self.gate.draining:
+            log.warning("received %s again: ending the drain now", signal.Signals(signum).name)
+            self._hurry.set()
+            return
         log.info("received %s", signal.Signals(signum).name)
-        asyncio.get_running_loop().create_task(self.drain())
+        self._drain_task = asyncio.get_running_loop().create_task(self.drain())

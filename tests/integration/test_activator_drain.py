@@ -119,3 +119,39 @@ async def test_held_requests_are_refused_when_the_grace_runs_out(
         assert activator.process.popen.returncode == 0
     finally:
         activator.process.stop(grace_s=5)
+
+
+async def test_a_second_sigterm_ends_the_drain_at_once(
+    emulator_real_time: Emulator, client: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    activator = start_activator(tmp_path, emulator_real_time.service_url, "--drain-grace", "60s")
+
+    async def long_stream() -> bytes:
+        body = request_body(0, stream=True, tokens=3000)  # about 20 s at time scale 1
+        async with client.post(f"{activator.url}/v1/chat/completions", json=body) as response:
+            first = await response.content.readany()
+            started.set()
+            try:
+                return first + await response.read()
+            except aiohttp.ClientPayloadError:
+                return first  # cut: the point of the second signal
+
+    started = asyncio.Event()
+    try:
+        task = asyncio.create_task(long_stream())
+        await asyncio.wait_for(started.wait(), 30)
+        activator.process.signal(signal.SIGTERM)
+        await asyncio.sleep(0.5)
+        assert activator.process.alive(), "the first SIGTERM must wait for the stream"
+        signalled = time.monotonic()
+        activator.process.signal(signal.SIGTERM)
+        for _ in range(100):
+            if not activator.process.alive():
+                break
+            await asyncio.sleep(0.05)
+        assert not activator.process.alive()
+        assert time.monotonic() - signalled < 5
+        body = await asyncio.wait_for(task, 10)
+        assert not body.endswith(b"data: [DONE]\n\n")
+    finally:
+        activator.process.stop(grace_s=5)
