@@ -142,7 +142,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--metrics-bind-address", default="127.0.0.1:9091", help="/metrics listen address")
     add("--max-queue", default="1000", help="requests held at most while no endpoint is ready")
     add("--hold-timeout", default="300s", help="longest a request is held waiting for a ready endpoint")
-    add("--upstream-timeout", default="15m", help="total time allowed for one upstream request")
+    add(
+        "--upstream-timeout",
+        default="15m",
+        help="longest the upstream may stay silent: before its answer starts (a non-streaming answer "
+        "starts when the generation ends) or between two chunks of a stream",
+    )
     add("--upstream-connect-timeout", default="5s", help="time allowed to connect to the upstream")
     add("--upstream-max-connections", default="2048", help="upstream connection pool size")
     add("--max-body-bytes", default=str(32 * 1024 * 1024), help="largest request body accepted")

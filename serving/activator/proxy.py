@@ -105,8 +105,13 @@ class Proxy:
             connector=connector,
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),  # never carry one client's cookies to another
+            # No total: a 30,000-token stream runs for many minutes and is healthy while chunks
+            # keep coming. The limit is on silence (sock_read), which also bounds a non-streaming
+            # answer, whose headers arrive only when the generation is done.
             timeout=aiohttp.ClientTimeout(
-                total=self._s.upstream_timeout_s, sock_connect=self._s.upstream_connect_timeout_s
+                total=None,
+                sock_connect=self._s.upstream_connect_timeout_s,
+                sock_read=self._s.upstream_timeout_s,
             ),
         )
 
@@ -215,7 +220,7 @@ class Proxy:
                     return self._upstream_failed(outcome, 502, f"upstream closed the connection: {exc}")
                 retried_disconnect = True
             except TimeoutError:
-                return self._upstream_failed(outcome, 504, "upstream did not answer within --upstream-timeout")
+                return self._upstream_failed(outcome, 504, "upstream silent for longer than --upstream-timeout")
             except aiohttp.ClientError as exc:
                 return self._upstream_failed(outcome, 502, f"upstream request failed: {exc}")
         return await self._relay(request, upstream, outcome)
@@ -240,7 +245,7 @@ class Proxy:
                 except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as exc:
                     upstream.close()
                     if isinstance(exc, TimeoutError):
-                        return self._upstream_failed(outcome, 504, "upstream did not answer within --upstream-timeout")
+                        return self._upstream_failed(outcome, 504, "upstream silent for longer than --upstream-timeout")
                     return self._upstream_failed(outcome, 502, f"upstream answer broke off: {exc!r}")
                 response = web.Response(status=upstream.status, body=data, headers=headers)
                 try:

@@ -170,3 +170,48 @@ async def test_an_upstream_slower_than_the_timeout_gets_504(client: aiohttp.Clie
     finally:
         await activator.stop()
         await runner.cleanup()
+
+
+async def test_a_long_stream_that_keeps_talking_outlives_the_timeout(client: aiohttp.ClientSession) -> None:
+    async def steady(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for i in range(12):  # 1.2 s in all, never silent for more than 0.1 s
+            await response.write(f'data: {{"choices":[{{"text":"{i}"}}]}}\n\n'.encode())
+            await asyncio.sleep(0.1)
+        await response.write(b"data: [DONE]\n\n")
+        return response
+
+    runner, port = await _serve(steady)
+    activator = await _activator(port, "--upstream-timeout", "500ms", "--upstream-connect-timeout", "100ms")
+    try:
+        async with client.post(f"http://127.0.0.1:{activator.port}/v1/completions", json={"stream": True}) as r:
+            body = await r.read()
+        assert body.endswith(b"data: [DONE]\n\n")
+        assert body.count(b"data: ") == 13
+    finally:
+        await activator.stop()
+        await runner.cleanup()
+
+
+async def test_a_stream_that_goes_silent_is_cut_as_a_timeout(client: aiohttp.ClientSession, tmp_path: Path) -> None:
+    async def stalls(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b'data: {"choices":[{"text":"a"}]}\n\n')
+        await asyncio.sleep(5)
+        return response
+
+    runner, port = await _serve(stalls)
+    activator = await _activator(
+        port, "--upstream-timeout", "300ms", "--upstream-connect-timeout", "100ms", "--records-dir", str(tmp_path)
+    )
+    try:
+        async with client.post(f"http://127.0.0.1:{activator.port}/v1/completions", json={"stream": True}) as r:
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await r.read()
+    finally:
+        await activator.stop()
+        await runner.cleanup()
+    (line,) = [x for f in tmp_path.rglob("*.jsonl") for x in f.read_text().splitlines()]
+    assert RequestRecord.from_json(line).finish_reason == "timeout"
