@@ -131,7 +131,8 @@ def _compare(direct: dict[str, Any], proxied: dict[str, Any]) -> dict[str, Any]:
 def _measure(workdir: Path, event_loop: str, quick: bool, split: tuple[set[int], set[int]] | None) -> dict[str, Any]:
     proxy_cpus, other_cpus = split if split is not None else (None, None)
     count = "1000" if quick else "3000"
-    seconds = "2" if quick else "5"
+    seconds = "2" if quick else "3"
+    rounds = 1 if quick else 3
     result: dict[str, Any] = {}
     with (
         _upstream(workdir, 0.0, other_cpus) as fast,
@@ -142,19 +143,31 @@ def _measure(workdir: Path, event_loop: str, quick: bool, split: tuple[set[int],
                 target: _load(other_cpus, "latency", "--port", str(p), "--count", count, *stream)
                 for target, p in (("direct", fast), ("activator", port))
             }
-            direct = _load(other_cpus, "throughput", "--port", str(fast), "--duration", seconds, *stream)
-            cpu_before = _cpu_seconds(activator.pid)
-            proxied = _load(other_cpus, "throughput", "--port", str(port), "--duration", seconds, *stream)
-            cpu_used = _cpu_seconds(activator.pid) - cpu_before
+            # Throughput alternates direct and proxied runs and keeps each side's best: on a shared
+            # machine a neighbour's burst lowers one run, never raises it.
+            directs, proxieds = [], []
+            cpu_used = 0.0
+            for _ in range(rounds):
+                directs.append(_load(other_cpus, "throughput", "--port", str(fast), "--duration", seconds, *stream))
+                cpu_before = _cpu_seconds(activator.pid)
+                proxieds.append(_load(other_cpus, "throughput", "--port", str(port), "--duration", seconds, *stream))
+                cpu_used += _cpu_seconds(activator.pid) - cpu_before
+            direct = max(directs, key=lambda r: float(r["rps"]))
+            proxied = max(proxieds, key=lambda r: float(r["rps"]))
             entry = _compare(latency["direct"], latency["activator"])
             entry["throughput_rps"] = {"direct": direct["rps"], "activator": proxied["rps"]}
+            entry["throughput_rounds_rps"] = {
+                "direct": [r["rps"] for r in directs],
+                "activator": [r["rps"] for r in proxieds],
+            }
             entry["throughput_ratio"] = proxied["rps"] / direct["rps"]
-            entry["errors"] = proxied["errors"]
+            entry["errors"] = sum(int(r["errors"]) for r in proxieds)
             # CPU time is steadier than wall time on a shared machine: it gives the rate one
             # dedicated core would sustain, whatever else the machine was doing during the run.
-            if cpu_used > 0 and proxied["requests"]:
-                entry["activator_cpu_us_per_request"] = cpu_used / proxied["requests"] * 1e6
-                entry["activator_rps_per_busy_core"] = proxied["requests"] / cpu_used
+            served = sum(int(r["requests"]) for r in proxieds)
+            if cpu_used > 0 and served:
+                entry["activator_cpu_us_per_request"] = cpu_used / served * 1e6
+                entry["activator_rps_per_busy_core"] = served / cpu_used
             result[name] = entry
     # 1,000 streams of 20 chunks 50 ms apart (about one second each), all opened before any is sent.
     streams = "200" if quick else str(TARGET_STREAMS)
