@@ -52,7 +52,7 @@ class Scenario:
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("conv-x10", "azure2023_conv.csv", 10, "Azure conversation x10: slow ramp, 5-10 replicas"),
-    Scenario("code-x10", "azure2023_code.csv", 10, "Azure code x10: on/off bursts, prefill-heavy"),
+    Scenario("code-x10", "azure2023_code.csv", 10, "Azure code x10: on/off bursts, prefill-heavy", gpu_limit=128),
     Scenario("mooncake-x1", "mooncake_synthetic.csv", 1, "Mooncake x1: long prompts (p50 11.6k tokens)"),
     Scenario("code-x1", "azure2023_code.csv", 1, "Azure code x1: idle gaps, scale to zero"),
     Scenario("servegen-day1", "servegen-m-large-days1-7", 1,
@@ -113,7 +113,7 @@ def demand_series(scenario: Scenario, traces: Path, seed: int, per_replica: floa
     latency = ideal_latency_s(config.replica(), trace)
     needs = [need_profile(trace, latency, d, per_replica) for d in range(len(trace.deployments))]
     total = np.sum(needs, axis=0)
-    return np.arange(len(total)) * BIN_S, total.astype(np.float64)
+    return np.arange(len(total)) * BIN_S, total.astype(np.float64)  # no warm-up: bins start at 0
 
 
 def speed_check(traces: Path, seed: int) -> dict[str, float]:

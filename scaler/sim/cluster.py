@@ -155,8 +155,8 @@ class Cluster:
 
 
 def billed_gpu_seconds(pod: Pod, gpus_per_pod: int, end_s: float) -> float:
-    """GPU-seconds the pod held inside [0, end_s]."""
+    """GPU-seconds the pod held inside [0, end_s] (time before 0 is the unbilled warm-up)."""
     if pod.bound_s is None:
         return 0.0
     stop = end_s if pod.ended_s is None else min(pod.ended_s, end_s)
-    return max(0.0, stop - pod.bound_s) * gpus_per_pod
+    return max(0.0, stop - max(pod.bound_s, 0.0)) * gpus_per_pod

@@ -41,6 +41,9 @@ class SimConfig:
     # demand at `initial_concurrency_per_replica` in flight per replica (the same for all policies).
     initial_replicas: int | None = None
     initial_concurrency_per_replica: float = 16.0
+    # A replay of the trace's first warmup_s seconds runs before t=0, unbilled and unmeasured, so
+    # every policy meets the measured period in its own steady state (run.simulate applies it).
+    warmup_s: float = 600.0
     # After the last arrival the run continues until every request is done, at most this long.
     max_drain_s: float = 1800.0
     seed: int = 0

@@ -62,7 +62,9 @@ class Simulation:
         self.all_pods: list[Pod] = []
         self.timeline_step_s = timeline_step_s or max(10.0, trace.duration_s / 2000)
         self._timeline: list[tuple[float, float, float, float, float, float]] = []
+        self.start_s = -trace.warmup_s
         self._next_record = 0.0
+        self._next_progress = self.start_s
         self.deployments = [
             Deployment(
                 index, name, policy_factory(index, name), self.cluster, self.requests, self.replica,
@@ -98,19 +100,20 @@ class Simulation:
             else:
                 count = initial_replicas(self.trace, latency, dep.index, cfg.initial_concurrency_per_replica)
             count = max(count, dep.policy.min_replicas)
-            dep.scale_to(count, 0.0, self._new_pod)
+            start = self.start_s
+            dep.scale_to(count, start, self._new_pod)
             dep.scale_events = 0
-            self.history[dep.index].append((0.0, count))
+            self.history[dep.index].append((start, count))
             if count == 0:
-                dep.zero_since = 0.0
-            for binding in self.cluster.schedule(0.0):
-                dep.pod_ready(binding.pod, 0.0)
-                self._first_scrape(binding.pod, 0.0)
+                dep.zero_since = start
+            for binding in self.cluster.schedule(start):
+                dep.pod_ready(binding.pod, start)
+                self._first_scrape(binding.pod, start)
             offset = self.rng.random()
-            self._push(offset * dep.policy.interval_s, _TICK, dep)
+            self._push(start + offset * dep.policy.interval_s, _TICK, dep)
             if dep.policy.holds_requests:
-                self._push(offset * cfg.scrape_interval_s, _SCRAPE_ACTIVATOR, dep)
-        self._push(0.0, _HOUSEKEEP, None)
+                self._push(start + offset * cfg.scrape_interval_s, _SCRAPE_ACTIVATOR, dep)
+        self._push(self.start_s, _HOUSEKEEP, None)
 
     def _first_scrape(self, pod: Pod, now: float) -> None:
         interval = self.config.scrape_interval_s
@@ -171,7 +174,7 @@ class Simulation:
         duration = self.trace.duration_s
         hard_stop = max(duration, arrival[-1] if n else 0.0) + cfg.max_drain_s
         i = 0
-        now = 0.0
+        now = self.start_s
         while True:
             if i < n and (not heap or arrival[i] <= heap[0][0]):
                 now = arrival[i]
@@ -267,8 +270,9 @@ class Simulation:
         if now >= self._next_record:
             self._record(now)
             self._next_record += self.timeline_step_s
-            if self.progress is not None:
-                self.progress(now, self.trace.duration_s)
+        if self.progress is not None and now >= self._next_progress:
+            self._next_progress = now + self.timeline_step_s
+            self.progress(now - self.start_s, self.trace.duration_s - self.start_s)
 
     def _record(self, now: float) -> None:
         spec = ready = billed = held = in_flight = 0
@@ -294,8 +298,10 @@ class Simulation:
         return build_result(self, end)
 
     def _slo_summary(self) -> dict[str, object]:
-        allowance = idle_prefill_seconds(self.replica, self.trace.input_tokens)
-        return slo_summary(self.outcomes, allowance, self.config.ttft_slo_s, self.config.itl_slo_s)
+        """Over the measured requests only: the warm-up prefix is left out."""
+        skip = self.trace.warmup_requests
+        allowance = idle_prefill_seconds(self.replica, self.trace.input_tokens[skip:])
+        return slo_summary(self.outcomes.tail(skip), allowance, self.config.ttft_slo_s, self.config.itl_slo_s)
 
     def timeline(self) -> Timeline:
         rows = np.asarray(self._timeline, dtype=np.float64).reshape(-1, 6)

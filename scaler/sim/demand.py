@@ -47,13 +47,22 @@ def concurrency_bins(
     return edges[:-1], np.diff(area) / step_s
 
 
+#: Prompt tokens per second one replica is assumed to take when sizing the starting fleet.
+INITIAL_PROMPT_TOKENS_PER_REPLICA = 8000.0
+
+
 def initial_replicas(
     trace: Trace, latency: FloatArray, deployment: int, per_replica: float, window_s: float = 120.0
 ) -> int:
-    """Replicas for the first window's mean in-flight demand of one Deployment at `per_replica`."""
-    mask = (trace.deployment == deployment) & (trace.arrival_s < window_s)
+    """A starting fleet for one Deployment from the first window's demand: enough replicas for its
+    mean requests in flight at `per_replica` each and for its prompt tokens per second."""
+    start = -trace.warmup_s
+    mask = (trace.deployment == deployment) & (trace.arrival_s < start + window_s)
     if not mask.any():
         return 0
-    sub = trace.arrival_s[mask]
+    sub = trace.arrival_s[mask] - start
     _, conc = concurrency_bins(sub, latency[mask], window_s, window_s)
-    return max(1, int(np.ceil(conc[0] / per_replica - 1e-9)))
+    prompt_rate = float(trace.input_tokens[mask].sum()) / window_s
+    by_flight = int(np.ceil(conc[0] / per_replica - 1e-9))
+    by_prompt = int(np.ceil(prompt_rate / INITIAL_PROMPT_TOKENS_PER_REPLICA - 1e-9))
+    return max(1, by_flight, by_prompt)

@@ -41,21 +41,24 @@ IntArray = npt.NDArray[np.int64]
 
 @dataclass(frozen=True, eq=False)
 class Plan:
-    """Replica count per bin of BIN_S seconds for one Deployment (holds its last value after)."""
+    """Replica count per bin of BIN_S seconds from start_s for one Deployment (holds its last value after)."""
 
     counts: IntArray
+    start_s: float = 0.0
 
     def at(self, t: float) -> int:
         if len(self.counts) == 0:
             return 0
-        index = min(max(int(t // BIN_S), 0), len(self.counts) - 1)
+        index = min(max(int((t - self.start_s) // BIN_S), 0), len(self.counts) - 1)
         return int(self.counts[index])
 
 
 def need_profile(trace: Trace, latency: npt.NDArray[np.float64], deployment: int, per_replica: float) -> IntArray:
+    """Replicas needed per bin from the trace's start (-warmup_s) to its end."""
     mask = trace.deployment == deployment
+    start = -trace.warmup_s
     # The same bins for every Deployment of the trace, whether it has requests or not.
-    _, demand = concurrency_bins(trace.arrival_s[mask], latency[mask], BIN_S, trace.duration_s + BIN_S)
+    _, demand = concurrency_bins(trace.arrival_s[mask] - start, latency[mask], BIN_S, trace.duration_s - start + BIN_S)
     need = np.ceil(demand / per_replica - 1e-9).astype(np.int64)
     return np.where(demand > 0, np.maximum(need, 1), 0)
 
@@ -85,7 +88,8 @@ def build_plans(trace: Trace, config: SimConfig, per_replica: float) -> list[Pla
     lead_bins = math.ceil(lead_s / BIN_S)
     latency = ideal_latency_s(replica, trace)
     return [
-        Plan(slot_plan(need_profile(trace, latency, d, per_replica), lead_bins)) for d in range(len(trace.deployments))
+        Plan(slot_plan(need_profile(trace, latency, d, per_replica), lead_bins), -trace.warmup_s)
+        for d in range(len(trace.deployments))
     ]
 
 

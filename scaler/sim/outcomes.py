@@ -40,6 +40,15 @@ class Outcomes:
         self.done[index] = True
         self.resolved += 1
 
+    def tail(self, skip: int) -> Outcomes:
+        """The outcomes from request `skip` on (views, not copies)."""
+        if skip == 0:
+            return self
+        view = Outcomes(0)
+        view.ttft_s, view.tpot_s, view.finished_s = self.ttft_s[skip:], self.tpot_s[skip:], self.finished_s[skip:]
+        view.output_tokens, view.dropped, view.done = self.output_tokens[skip:], self.dropped[skip:], self.done[skip:]
+        return view
+
     def drop(self, index: int, why: Dropped) -> None:
         self.dropped[index] = why
         self.resolved += 1

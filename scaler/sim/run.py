@@ -17,7 +17,7 @@ from scaler.sim.oracle import OraclePolicy, build_plans, search
 from scaler.sim.policies import POLICY_NAMES, policy_factory, presets
 from scaler.sim.results import SimResult
 from scaler.sim.servegen import client_files, load_servegen, parse_clients
-from scaler.sim.trace import Trace, TraceError, load_request_csv, multiply
+from scaler.sim.trace import Trace, TraceError, load_request_csv, multiply, with_warmup
 
 #: Per-request trace whose token lengths a rate directory borrows when none is named.
 DEFAULT_LENGTHS = "azure2023_conv.csv"
@@ -114,6 +114,7 @@ def simulate(
     if policy not in POLICY_NAMES:
         raise ValueError(f"unknown policy {policy!r}; known: {', '.join((*POLICY_NAMES, 'oracle'))}")
     factory = policy_factory(policy, config_mapping)
+    trace = with_warmup(trace, min(config.warmup_s, trace.duration_s))
     sim = Simulation(trace, config, factory, policy_name=name, rate_multiplier=rate_multiplier, progress=progress)
     return sim.run()
 
@@ -122,6 +123,7 @@ def oracle_run(
     trace: Trace, config: SimConfig, per_replica: float, rate_multiplier: float, progress: ProgressCallback | None,
     label: str = "oracle",
 ) -> SimResult:  # fmt: skip
+    trace = with_warmup(trace, min(config.warmup_s, trace.duration_s))
     plans = build_plans(trace, config, per_replica)
     sim = Simulation(
         trace,
@@ -130,7 +132,7 @@ def oracle_run(
         policy_name=label,
         rate_multiplier=rate_multiplier,
         progress=progress,
-        initial_counts=[plan.at(0.0) for plan in plans],
+        initial_counts=[plan.at(-trace.warmup_s) for plan in plans],
     )
     return sim.run()
 

@@ -13,15 +13,15 @@ if TYPE_CHECKING:
 def _zero_seconds(history: list[tuple[float, int]], end: float) -> float:
     """Seconds in [0, end] during which spec.replicas was 0."""
     total = 0.0
-    for (t, replicas), (t_next, _) in zip(history, [*history[1:], (end, 0)], strict=True):
-        if replicas == 0 and t < end:
-            total += min(t_next, end) - t
+    for (t, replicas), (t_next, _) in zip(history, [*history[1:], (max(end, history[-1][0]), 0)], strict=True):
+        if replicas == 0:
+            total += max(0.0, min(t_next, end) - max(t, 0.0))
     return total
 
 
 def _max_total(histories: list[list[tuple[float, int]]], end: float) -> int:
     """Largest sum over Deployments of spec.replicas at any instant in [0, end]."""
-    changes = sorted((t, index, r) for index, h in enumerate(histories) for t, r in h if t <= end)
+    changes = sorted((max(t, 0.0), index, r) for index, h in enumerate(histories) for t, r in h if t <= end)
     current = [0] * len(histories)
     best = 0
     for _, index, replicas in changes:
@@ -35,13 +35,14 @@ def build_result(sim: Simulation, end: float) -> SimResult:
     duration = sim.trace.duration_s
     gpu_hours = sim.gpu_hours()
     per_deployment: list[dict[str, Any]] = []
+    skip = sim.trace.warmup_requests
     for dep, history in zip(sim.deployments, sim.history, strict=True):
-        mask = sim.trace.deployment == dep.index
+        mask = sim.trace.deployment[skip:] == dep.index
         per_deployment.append(
             {
                 "deployment": dep.name,
                 "requests": int(mask.sum()),
-                "scale_events": sum(1 for t, _ in history[1:] if t <= duration),
+                "scale_events": sum(1 for t, _ in history[1:] if 0.0 <= t <= duration),
                 "time_at_zero_s": round(_zero_seconds(history, duration), 3),
                 # Pods of the starting fleet are bound at 0 and are not cold starts.
                 "cold_starts": sum(
@@ -63,6 +64,7 @@ def build_result(sim: Simulation, end: float) -> SimResult:
         "itl_slo_s": cfg.itl_slo_s,
         "deployments": len(sim.deployments),
         "duration_s": round(duration, 3),
+        "warmup_s": sim.trace.warmup_s,
         "simulated_until_s": round(end, 3),
     }
     summary.update(sim._slo_summary())

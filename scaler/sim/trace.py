@@ -39,6 +39,10 @@ class Trace:
     deployments: tuple[str, ...]
     # End of the billed period: the trace's nominal length, at least the last arrival.
     duration_s: float
+    # A warm-up prefix replayed before t=0 (negative arrivals, the first `warmup_requests`
+    # requests): it brings every policy to its own steady state and is neither billed nor measured.
+    warmup_s: float = 0.0
+    warmup_requests: int = 0
 
     def __post_init__(self) -> None:
         n = len(self.arrival_s)
@@ -46,6 +50,8 @@ class Trace:
             raise TraceError(f"{self.name}: columns differ in length")
         if n and np.any(np.diff(self.arrival_s) < 0):
             raise TraceError(f"{self.name}: arrivals are not sorted")
+        if self.warmup_requests and self.arrival_s[self.warmup_requests - 1] >= 0:
+            raise TraceError(f"{self.name}: warm-up requests must arrive before 0")
 
     def __len__(self) -> int:
         return len(self.arrival_s)
@@ -168,4 +174,27 @@ def multiply(trace: Trace, factor: float, seed: int) -> Trace:
         trace.deployment[picked],
         trace.deployments,
         trace.duration_s,
+    )
+
+
+def with_warmup(trace: Trace, warmup_s: float) -> Trace:
+    """Prefix the trace with a replay of its own first `warmup_s` seconds, shifted to [-warmup_s, 0).
+
+    Simulations start at -warmup_s: autoscalers see realistic load when measurement starts at 0
+    instead of starting every run from the same guessed fleet (the usual warm-up in simulation).
+    """
+    if warmup_s <= 0 or trace.warmup_requests:
+        return trace
+    prefix = trace.arrival_s < warmup_s
+    count = int(prefix.sum())
+    return Trace(
+        trace.name,
+        np.concatenate((trace.arrival_s[prefix] - warmup_s, trace.arrival_s)),
+        np.concatenate((trace.input_tokens[prefix], trace.input_tokens)),
+        np.concatenate((trace.output_tokens[prefix], trace.output_tokens)),
+        np.concatenate((trace.deployment[prefix], trace.deployment)),
+        trace.deployments,
+        trace.duration_s,
+        warmup_s=warmup_s,
+        warmup_requests=count,
     )

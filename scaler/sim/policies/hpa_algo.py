@@ -9,8 +9,9 @@ summarised in shared/reference/autoscaler-anchors.md §1:
   scale-down, and if that re-balancing flips the direction or lands within tolerance, keep.
 - External metric (AverageValue, what KEDA feeds the HPA): ceil(total / target) unless
   |1 - total / (target x current)| <= tolerance.
-- Behaviour: stabilization (up: min of the window's recommendations, down: max), then rate limits
-  replayed over each policy's period (selectPolicy Max), then min/max.
+- Behaviour: stabilization (up: min of the window's recommendations, down: max; the history of a
+  new HPA starts with the current count), then rate limits replayed over each policy's period
+  (selectPolicy Max), then min/max.
 """
 
 from __future__ import annotations
@@ -90,8 +91,14 @@ class HpaBehavior:
     scale_down: ScalingRules = DEFAULT_SCALE_DOWN
     recommendations: list[tuple[float, int]] = field(default_factory=list)
     events: list[ScaleEvent] = field(default_factory=list)
+    seeded: bool = False
 
     def normalize(self, proposed: int, current: int, now: float) -> int:
+        if not self.seeded:
+            # horizontal.go seeds a new HPA's history with the current count, so a controller that
+            # just started (or a new HPA) does not scale down before its window has passed.
+            self.seeded = True
+            self.recommendations.append((now - 1e-3, current))
         keep = max(self.scale_up.stabilization_window_seconds, self.scale_down.stabilization_window_seconds)
         self.recommendations = [r for r in self.recommendations if r[0] >= now - keep]
         self.recommendations.append((now, proposed))

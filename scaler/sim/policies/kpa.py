@@ -33,14 +33,15 @@ DEFAULT: dict[str, Any] = {
     "scaleToZeroGracePeriodSeconds": 30,
     "scaleDownDelaySeconds": 0,
     "minScale": 0,
-    "maxScale": 64,
+    "maxScale": 128,
     "tickSeconds": 2,
 }
-#: Tuned in the simulator (docs/simulator.md): a concurrency target vLLM replicas can serve within
-#: the SLO, and a scale-down delay so capacity is not shed on a 60 s lull.
+#: Tuned in the simulator (docs/simulator.md): a concurrency target a vLLM replica serves within
+#: the SLO (16 in flight, the cheapest of the sweep that meets it on conv-x10), a 60 s scale-down
+#: delay so capacity is not shed on a lull, and a 120 s scale-to-zero grace period.
 TUNED: dict[str, Any] = {
     **DEFAULT,
-    "targetConcurrency": 24,
+    "targetConcurrency": 16,
     "targetUtilization": 1.0,
     "scaleDownDelaySeconds": 60,
     "scaleToZeroGracePeriodSeconds": 120,
