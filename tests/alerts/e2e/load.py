@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from pathlib import Path
 
 from serving.emulators.replay import ReplayOptions, RequestOutcome, load_trace, replay
+from serving.stack.shared_data import traces_dir
 
-TRACE = Path(__file__).resolve().parents[4] / "shared" / "traces" / "azure2023_conv.csv"
+# The vendored copy (tests/data/traces) unless TOKENSCALE_TRACES points elsewhere.
+TRACE = traces_dir() / "azure2023_conv.csv"
 
 
 async def _drain(tasks: set[asyncio.Task[object]]) -> None:
