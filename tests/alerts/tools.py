@@ -1,4 +1,5 @@
-"""Run promtool and amtool; tests skip when they are missing (`make setup` installs them)."""
+"""Run promtool and amtool. A missing binary fails the test rather than skipping it: `make setup`
+installs them, and a skip would hide a broken setup."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 def require(binary: str) -> str:
     path = shutil.which(binary)
     if path is None:
-        pytest.skip(f"{binary} is not installed: run `make setup`")
+        pytest.fail(f"{binary} is not installed: run `make setup` (Debian prometheus / prometheus-alertmanager)")
     return path
 
 

@@ -235,8 +235,7 @@ def declare_controllers(prometheus_url: str, admin_url: str) -> dict[str, Contro
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlertStack]:
-    if not TRACE.exists():
-        pytest.skip(f"trace {TRACE} not present")
+    assert TRACE.exists(), f"trace {TRACE} missing (vendored in tests/data/traces, or set TOKENSCALE_TRACES)"
     workdir = tmp_path_factory.mktemp("alerts-e2e")
     stack = start_stack(workdir, DCGM_NODES, REPLICAS, declare_controllers, start_controllers=("main",))
     try:

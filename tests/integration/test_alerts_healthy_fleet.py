@@ -31,8 +31,7 @@ def declare(prometheus_url: str, admin_url: str) -> dict[str, Controller]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlertStack]:
-    if not TRACE.exists():
-        pytest.skip(f"trace {TRACE} not present")
+    assert TRACE.exists(), f"trace {TRACE} missing (vendored in tests/data/traces, or set TOKENSCALE_TRACES)"
     workdir = tmp_path_factory.mktemp("alerts-healthy")
     stack = start_stack(workdir, "gpu-node-a:H100x8", (), declare, start_controllers=("fleet",))
     try:
