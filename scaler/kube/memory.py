@@ -58,6 +58,7 @@ class InMemoryCluster:
         self.events: list[tuple[str, str, str, str]] = []  # (autoscaler, type, reason, message)
         self.statuses: dict[tuple[str, str], Mapping[str, Any]] = {}
         self.fail_writes = False
+        self._reported: dict[tuple[str, str], list[str]] = {}
         self._healthy = (True, "")
 
     # --- test controls ---------------------------------------------------------------------------
@@ -115,8 +116,10 @@ class InMemoryCluster:
             dep.pods[f"{dep.name}-7c9d8f6b5-{_suffix(dep.serial)}"] = now + self._ready_delay_s
 
     def _notify(self, dep: _Deployment) -> None:
+        ready = self.ready_pods(dep.namespace, dep.name)
+        self._reported[(dep.namespace, dep.name)] = ready
         if self._on_pods_changed is not None:
-            self._on_pods_changed(dep.namespace, dep.name, self.ready_pods(dep.namespace, dep.name))
+            self._on_pods_changed(dep.namespace, dep.name, ready)
 
     def _raw_deployment(self, dep: _Deployment) -> dict[str, Any]:
         self._place_pending(dep)
@@ -165,11 +168,12 @@ class InMemoryCluster:
 
     def targets(self) -> list[TargetInfo]:
         with self._lock:
-            before = {k: self.ready_pods(*k) for k in self._deployments}
             deployments = {k: self._raw_deployment(d) for k, d in self._deployments.items()}
             pending = [p for d in self._deployments.values() for p in self._raw_unschedulable(d)]
             for key, dep in self._deployments.items():
-                if self.ready_pods(*key) != before[key]:
+                # Pods become ready with time, not only on scale calls: compare with what was last
+                # reported, not with a reading taken a moment ago.
+                if self.ready_pods(*key) != self._reported.get(key):
                     self._notify(dep)
             return build_targets(self._autoscalers.values(), deployments, pending, *self._healthy)
 

@@ -297,3 +297,14 @@ def test_cost_per_million_tokens_and_dollars_accrue(
     assert registry.get_sample_value(
         "tokenscale_cost_per_million_tokens_dollars", {**labels, "token_type": "output"}
     ) == pytest.approx(10.0)
+
+
+def test_pods_that_become_ready_with_time_are_reported_to_the_bridge() -> None:
+    clock = Clock()
+    seen: list[list[str]] = []
+    cluster = InMemoryCluster(clock=clock, ready_delay_s=10, on_pods_changed=lambda ns, dep, pods: seen.append(pods))
+    cluster.add_deployment(NS, "llama", replicas=1)
+    cluster.targets()  # the pod is created, not ready yet
+    clock.now += 11
+    cluster.targets()
+    assert seen[-1] == cluster.ready_pods(NS, "llama") and len(seen[-1]) == 1

@@ -24,11 +24,19 @@ REQUIRED_LABELS = ("namespace", "pod", "deployment")
 DRAIN_TIMEOUT_S = 30.0
 
 
+# Kubernetes writes generated name suffixes in this vowel-free alphabet (no 0, 1 or 3 either); the
+# catalog relies on it to tell a Deployment's pods from other pods, so emulated names use it too.
+_SAFE = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def _safe(text: str, length: int) -> str:
+    digest = hashlib.sha256(text.encode()).digest()
+    return "".join(_SAFE[b % len(_SAFE)] for b in digest[:length])
+
+
 def pod_name(deployment: str, index: int) -> str:
     """A Deployment-style pod name: <deployment>-<replicaset hash>-<5 chars>, stable per index."""
-    template_hash = hashlib.sha256(deployment.encode()).hexdigest()[:9]
-    suffix = hashlib.sha256(f"{deployment}/{index}".encode()).hexdigest()[:5]
-    return f"{deployment}-{template_hash}-{suffix}"
+    return f"{deployment}-{_safe(deployment, 9)}-{_safe(f'{deployment}/{index}', 5)}"
 
 
 def complete_labels(name: str, labels: dict[str, str]) -> dict[str, str]:
