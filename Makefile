@@ -54,7 +54,11 @@ bench: setup
 generate: setup-venv
 	$(PY) -m alerts.build
 	$(PY) -m dashboards.build
-	$(PY) -m serving.build
+	$(PY) -m tests.alerts.rulecases
+
+check-generated: setup-venv
+	$(PY) -m alerts.build --check
+	$(PY) -m dashboards.build --check
 
 clean:
 	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache

@@ -20,7 +20,7 @@ from alerts.promql import (
     per_gpu,
     recorded,
 )
-from metrics.catalog import MetricFamily, aggregate, dcgm, increase, rate, ratio, vllm
+from metrics.catalog import MetricFamily, aggregate, cost, dcgm, increase, rate, ratio, vllm
 
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 #: Long and short windows of the TTFT burn-rate alerts (see config.DEFAULT_BURN_WINDOWS).
@@ -127,5 +127,14 @@ def _gpu_group(cfg: AlertsConfig) -> RuleGroup:
     return RuleGroup("tokenscale-gpu.rules", "recording", rules + per_gpu_rules)
 
 
+def _cost_group(cfg: AlertsConfig) -> RuleGroup:
+    """Cost per token, idle share and scale-to-zero savings (formulas in metrics/catalog/cost.py).
+
+    Kept in evaluation order: later rules read earlier ones within the same group.
+    """
+    rules = tuple(Recording(r.record, r.expr, r.labels) for r in cost.cost_recordings(cfg.layout))
+    return RuleGroup("tokenscale-cost.rules", "recording", rules)
+
+
 def groups(cfg: AlertsConfig) -> tuple[RuleGroup, ...]:
-    return (_vllm_group(cfg), _slo_group(cfg), _gpu_group(cfg))
+    return (_vllm_group(cfg), _slo_group(cfg), _gpu_group(cfg), _cost_group(cfg))

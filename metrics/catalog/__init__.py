@@ -6,7 +6,15 @@ import this package only.
 
 from __future__ import annotations
 
-from metrics.catalog import dcgm, opencost, scrape, tokenscale, vllm
+# Imported last: cost builds on the families and builders above.
+from metrics.catalog import (
+    cost,
+    dcgm,
+    opencost,
+    scrape,
+    tokenscale,
+    vllm,
+)
 from metrics.catalog.families import MetricFamily, MetricType, Source
 from metrics.catalog.promql import (
     DEPLOYMENT_FROM_POD_NAME,
@@ -61,6 +69,7 @@ __all__ = [
     "aggregate",
     "batched_queries",
     "controller_signals",
+    "cost",
     "dcgm",
     "family_by_name",
     "histogram_quantile",
