@@ -28,7 +28,12 @@ def _act(name: str, type_: MetricType, unit: str, help_text: str, labels: tuple[
 
 
 # --- controller: what it saw and decided -------------------------------------------------------
-DESIRED_REPLICAS = _ctl("tokenscale_desired_replicas", G, "replicas", "Replicas the last decision asked for.")
+DESIRED_REPLICAS = _ctl(
+    "tokenscale_desired_replicas",
+    G,
+    "replicas",
+    "Replicas the last decision asked for; absent while the decider holds (missing, stale or unknown data).",
+)
 CURRENT_REPLICAS = _ctl("tokenscale_current_replicas", G, "replicas", "Replicas the target's /scale reported (spec).")
 READY_REPLICAS = _ctl("tokenscale_ready_replicas", G, "replicas", "Ready replicas of the target.")
 MIN_REPLICAS = _ctl("tokenscale_min_replicas", G, "replicas", "The autoscaler's minReplicas.")
@@ -100,7 +105,7 @@ LAST_SUCCESSFUL_TICK = _ctl(
     "tokenscale_last_successful_tick_timestamp_seconds",
     G,
     "seconds",
-    "Unix time of the last tick that completed with fresh metrics.",
+    "Unix time of the last tick that completed with fresh metrics; absent until the first such tick.",
     (),
 )
 QUERY_DURATION = _ctl(
