@@ -24,12 +24,12 @@ from typing import Any
 
 from metrics.catalog import MetricFamily, Source, tokenscale
 from serving.emulators.replay import ReplayOptions, ReplaySummary, TraceRequest, load_trace, replay
+from serving.stack import shared_data
 from serving.stack.ports import LOOPBACK, free_port
 from serving.stack.process import ManagedProcess, start_process
 from serving.stack.prometheus import PrometheusConfig, PrometheusServer, ScrapeJob, start_prometheus
 
 REPO = Path(__file__).resolve().parents[2]
-TRACES = REPO.parent / "shared" / "traces"
 NAMESPACE = "llm"
 
 #: Families this stack cannot produce yet, and why. Their panels are reported as pending, never faked.
@@ -204,7 +204,7 @@ def replay_traces(
 
     async def run_all() -> dict[str, ReplaySummary]:
         async def one(deployment: str, trace: str) -> tuple[str, ReplaySummary]:
-            requests = load_trace(TRACES / trace, rate_multiplier, duration_s=duration_s * rate_multiplier)
+            requests = load_trace(shared_data.trace(trace), rate_multiplier, duration_s=duration_s * rate_multiplier)
             options = ReplayOptions(
                 target_url=stack.entry[deployment], concurrency=128, max_prompt_tokens=4000, request_timeout_s=120
             )
