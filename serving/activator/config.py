@@ -168,7 +168,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         "--event-loop",
         default=EVENT_LOOP_AUTO,
-        help="auto (uvloop when installed, about twice the throughput), uvloop or asyncio",
+        help="auto (uvloop when installed, else asyncio), uvloop or asyncio",
     )
 
 
