@@ -28,7 +28,7 @@ def _raise_fd_limit() -> None:
 
 
 def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when asked for or installed (it lowers the proxy's CPU per request); else asyncio's loop."""
+    """uvloop when asked for, or installed and not declined; else asyncio's own loop."""
     if choice == "asyncio" or (choice == EVENT_LOOP_AUTO and importlib.util.find_spec("uvloop") is None):
         return None
     # Imported by name: uvloop is optional, and mypy must pass on machines without it.
