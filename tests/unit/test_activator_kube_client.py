@@ -13,13 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
+from serving.activator.bench_upstream import start_upstream
 from serving.activator.endpointslices import EndpointSlices, KubeEndpointSliceApi
 from serving.activator.kube import api_client
+from serving.activator.server import Activator
 from serving.activator.wake import KubeLeaseApi, WakeLease
 from serving.stack.ports import free_port
+from tests.activator_support import activator_config
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -147,3 +151,44 @@ async def test_a_missing_lease_is_a_404_the_lease_logic_understands(
     await asyncio.sleep(0.1)
     assert any("does not exist (HTTP 404)" in r.getMessage() for r in caplog.records)
     await lease.stop()
+
+
+async def test_held_requests_follow_the_slices_and_wake_through_the_lease(api_server: FakeApiServer) -> None:
+    """The Kubernetes path end to end, as a pod would run it but with --kubeconfig: the slices say
+    zero, requests are held and the Lease renewed; a watch event brings a ready endpoint and every
+    request is answered by the Service."""
+    upstream_port = free_port()
+    upstream = await start_upstream("127.0.0.1", upstream_port)
+    config = activator_config(
+        upstream_port,
+        "--endpoints",
+        "endpointslices",
+        "--kubeconfig",
+        str(api_server.kubeconfig),
+        "--service",
+        "llama",
+        "--wake-lease",
+        "auto",
+    )
+    activator = Activator(config)
+    try:
+        await activator.start()
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{activator.port}/v1/completions"
+            tasks = [asyncio.create_task(session.post(url, json={"prompt": str(i)})) for i in range(10)]
+            for _ in range(200):
+                if activator.gate.held == 10 and api_server.patches:
+                    break
+                await asyncio.sleep(0.02)
+            assert activator.gate.held == 10
+            name, _, patch = api_server.patches[0]
+            assert name == "llama-wake"
+            assert patch["spec"]["holderIdentity"] == "activator-test"
+            await api_server.events.put({"type": "MODIFIED", "object": _slice("llama-a", True)})
+            responses = await asyncio.wait_for(asyncio.gather(*tasks), 10)
+            assert [r.status for r in responses] == [200] * 10
+            for response in responses:
+                response.release()
+    finally:
+        await activator.stop()
+        upstream.close()
