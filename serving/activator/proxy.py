@@ -285,7 +285,9 @@ class Proxy:
             try:
                 await stream.write_eof()
             except ConnectionError:
-                raise _ClientGone() from None
+                # Every chunk reached the client (e.g. it closed right after `data: [DONE]`); only
+                # the terminating chunk could not be written. The answer is complete, not aborted.
+                log.debug("client closed before the final chunk of a complete answer")
             self._metrics.request_done(upstream.status)
             outcome.counts = counter.counts() if counter is not None else None
             upstream.release()
