@@ -32,7 +32,6 @@ from serving.emulators.replay import ReplayOptions, TraceRequest, replay
 from serving.stack.process import ManagedProcess, start_process
 from serving.stack.prometheus import (
     PrometheusConfig,
-    PrometheusNotInstalled,
     PrometheusServer,
     ScrapeJob,
     start_prometheus,
@@ -93,10 +92,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
                 evaluation_interval="1s",
                 rule_files=[rules],
             )
-            try:
-                prometheus = start_prometheus(config, workdir=tmp_path / "prom")
-            except PrometheusNotInstalled as exc:
-                pytest.skip(str(exc))
+            prometheus = start_prometheus(config, workdir=tmp_path / "prom")
             try:
                 prometheus.wait_for_series("vllm:prompt_tokens_total", timeout_s=30)
                 prometheus.wait_for_series("tokenscale_gpus_allocated", timeout_s=30)

@@ -18,7 +18,7 @@ import pytest
 from metrics.drift.cli import build_parser, main
 from serving.emulators.replay import ReplayOptions, load_trace, replay
 from serving.stack.process import start_process
-from serving.stack.prometheus import PrometheusConfig, PrometheusNotInstalled, ScrapeJob, start_prometheus
+from serving.stack.prometheus import PrometheusConfig, ScrapeJob, start_prometheus
 from serving.stack.shared_data import traces_dir
 
 TRACES = traces_dir()
@@ -41,10 +41,7 @@ def test_drift_from_prometheus_histograms(tmp_path: Path, capsys: pytest.Capture
         emulator.wait_until(ready_file.exists, 30, "emulator ready file")
         service = json.loads(ready_file.read_text())["service_url"]
         config = PrometheusConfig(jobs=[ScrapeJob(name="vllm", file_sd_path=tmp_path / "sd.json")])
-        try:
-            prometheus = start_prometheus(config, workdir=tmp_path / "prom")
-        except PrometheusNotInstalled as exc:
-            pytest.skip(str(exc))
+        prometheus = start_prometheus(config, workdir=tmp_path / "prom")
         try:
             prometheus.wait_for_series("vllm:request_prompt_tokens_bucket", timeout_s=30)
             options = ReplayOptions(target_url=service, concurrency=32)

@@ -13,7 +13,6 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,14 +21,14 @@ from serving.emulators.replay import ReplayOptions, ReplaySummary, load_trace, r
 from serving.stack.process import ManagedProcess, start_process
 from serving.stack.prometheus import (
     PrometheusConfig,
-    PrometheusNotInstalled,
     PrometheusServer,
     ScrapeJob,
     start_prometheus,
 )
+from serving.stack.shared_data import trace
 
 pytestmark = pytest.mark.integration
-TRACE = Path(__file__).resolve().parents[3] / "shared" / "traces" / "azure2023_conv.csv"
+TRACE = trace("azure2023_conv.csv")
 NAMESPACE = "inference"
 DEPLOYMENT = "llama-8b"
 
@@ -88,10 +87,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 ScrapeJob(name="dcgm", file_sd_path=workdir / "dcgm-sd.json"),
             ]
         )
-        try:
-            prometheus = start_prometheus(config, workdir=workdir / "prometheus")
-        except PrometheusNotInstalled as exc:
-            pytest.skip(str(exc))
+        prometheus = start_prometheus(config, workdir=workdir / "prometheus")
         try:
             yield Stack(emulator, prometheus, json.loads(ready_file.read_text()))
         finally:
@@ -102,8 +98,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def replayed(stack: Stack) -> ReplaySummary:
-    if not TRACE.exists():
-        pytest.skip(f"trace {TRACE} not present")
     requests = load_trace(TRACE, rate_multiplier=20, start_s=600, duration_s=60, max_requests=60)
     options = ReplayOptions(stack.service_url, api="chat", stream=True, concurrency=16, max_prompt_tokens=8000)
     return asyncio.run(replay(requests, options))

@@ -11,7 +11,6 @@ import pytest
 from serving.stack.process import ManagedProcess, start_process
 from serving.stack.prometheus import (
     PrometheusConfig,
-    PrometheusNotInstalled,
     PrometheusServer,
     ScrapeJob,
     start_prometheus,
@@ -38,10 +37,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusS
     underscore = start_emulator(workdir, "underscore", "--underscore-names")
     try:
         jobs = [ScrapeJob(name=name, file_sd_path=workdir / f"{name}.sd.json") for name in ("legacy", "underscore")]
-        try:
-            server = start_prometheus(PrometheusConfig(jobs=jobs), workdir=workdir / "prometheus")
-        except PrometheusNotInstalled as exc:
-            pytest.skip(str(exc))
+        server = start_prometheus(PrometheusConfig(jobs=jobs), workdir=workdir / "prometheus")
         try:
             yield server
         finally:

@@ -21,8 +21,7 @@ ENGINE = 'namespace="ns", deployment="d", model_name="m", pod="d-7c9f8b6d4-x2k5z
 
 def test_cost_rules_on_synthetic_series(tmp_path: Path) -> None:
     promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed (Debian package prometheus)")
+    assert promtool is not None, "promtool is not installed: run `make setup` (Debian package prometheus)"
     rules = tmp_path / "cost.yml"
     recordings = cost_q.cost_recordings(ScrapeLayout())
     rules.write_text(

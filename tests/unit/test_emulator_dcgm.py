@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -13,8 +12,9 @@ from serving.emulators.dcgm.render import FIELDS, RenderOptions, render
 from serving.emulators.dcgm.telemetry import GpuFaults, GpuTelemetry, ReplicaLoad
 from serving.emulators.dcgm.topology import GpuAllocator, GpuDevice, parse_nodes
 from serving.engine import H100, L4
+from serving.stack.shared_data import samples_dir
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "samples" / "dcgm_exporter_4.8.2_k8s_sample.txt"
+SAMPLE = samples_dir() / "dcgm_exporter_4.8.2_k8s_sample.txt"
 
 
 def load(name: str = "r0", busy_s: float = 0.0, now_s: float = 0.0, tp: int = 1) -> ReplicaLoad:
@@ -33,7 +33,6 @@ def two_gpus() -> list[GpuTelemetry]:
     return [busy, idle]
 
 
-@pytest.mark.skipif(not SAMPLE.exists(), reason="reference sample not present")
 def test_families_and_types_match_dcgm_exporter_4_8_2() -> None:
     expected = {f.name: f.type for f in text_string_to_metric_families(SAMPLE.read_text())}
     ours = {f.name: f.type for f in text_string_to_metric_families(render(two_gpus(), RenderOptions()))}

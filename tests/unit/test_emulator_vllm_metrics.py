@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from serving.emulators.vllm.metric_names import MetricsSurface, Naming
 from serving.emulators.vllm.replica import EmulatedReplica, ReplicaSpec
 from serving.engine import H100, LLAMA_3_1_8B, FinishReason, ReplicaConfig
+from serving.stack.shared_data import samples_dir
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "samples"
+SAMPLES = samples_dir()
 VLLM_SAMPLE = SAMPLES / "vllm_0.33.0_metrics_sample.txt"
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 
@@ -53,7 +51,6 @@ def exercise(replica: EmulatedReplica) -> None:
     engine.advance(100.0)
 
 
-@pytest.mark.skipif(not VLLM_SAMPLE.exists(), reason="reference sample not present")
 def test_current_surface_matches_the_vllm_0_33_sample() -> None:
     expected = shape(VLLM_SAMPLE.read_text())
     replica = make_replica()

@@ -5,13 +5,11 @@ from __future__ import annotations
 import csv
 import random
 import time
-from pathlib import Path
-
-import pytest
 
 from serving.engine import H100, LLAMA_3_1_8B, ReplicaConfig, ReplicaEngine
+from serving.stack.shared_data import trace
 
-TRACE = Path(__file__).resolve().parents[3] / "shared" / "traces" / "azure2023_conv.csv"
+TRACE = trace("azure2023_conv.csv")
 
 
 def load_trace_at_10x() -> list[tuple[float, int, int]]:
@@ -26,7 +24,6 @@ def load_trace_at_10x() -> list[tuple[float, int, int]]:
     return arrivals
 
 
-@pytest.mark.skipif(not TRACE.exists(), reason="shared traces not present")
 def test_one_hour_at_10x_simulates_fast() -> None:
     requests = load_trace_at_10x()
     config = ReplicaConfig(gpu=H100, model=LLAMA_3_1_8B)
