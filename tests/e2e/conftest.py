@@ -10,7 +10,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from kubernetes.client.exceptions import ApiException
 
 from serving.stack.k8s_bins import K8sBinariesMissing, require_binaries
 from serving.stack.kwok import KwokCluster, KwokClusterConfig
+from tests.e2e.stack import ServingStack, StackSpec, start_stack
 
 log = logging.getLogger(__name__)
 
@@ -88,3 +89,22 @@ def namespace(kube_cluster: KwokCluster, request: pytest.FixtureRequest) -> Iter
             left = len(core.list_namespaced_pod(name).items)
             if left:
                 log.warning("namespace %s still has %d pods 60 s after deletion", name, left)
+
+
+@pytest.fixture
+def serving_stack(
+    kube_cluster: KwokCluster, kube_api: client.ApiClient, namespace: str, tmp_path: Path
+) -> Iterator[Callable[[StackSpec], ServingStack]]:
+    """Start a serving stack (tests/e2e/stack.py) in the test's namespace; stopped before the
+    namespace is deleted. The process logs are printed at teardown (shown when a test fails)."""
+    stacks: list[ServingStack] = []
+
+    def make(spec: StackSpec) -> ServingStack:
+        stack = start_stack(kube_cluster, kube_api, namespace, tmp_path / f"stack{len(stacks)}", spec)
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        print(stack.log_tails())
+        stack.stop()

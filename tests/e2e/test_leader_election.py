@@ -1,0 +1,149 @@
+"""High availability: controller replicas with leader election on a coordination.k8s.io Lease.
+
+Only the leader acts. When it dies (SIGKILL) a standby takes over within 15 s (lease 10 s + retry
+2 s); when it is stopped (SIGTERM) it releases the Lease and the standby takes over at once. Over
+the whole run tokenscale_leader is never 1 on two replicas at the same time, and every Event is
+reported by the replica that was leading then.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from tests.e2e.autoscalers import patch_autoscaler_spec, scale_events
+from tests.e2e.controller import ControllerProcess
+from tests.e2e.kube_helpers import wait_for
+from tests.e2e.stack import AUTOSCALER, ServingStack, StackSpec
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+LEASE = "tokenscale-controller"
+FAILOVER_LIMIT_S = 15.0
+SPEC = {
+    "minReplicas": 1,
+    "maxReplicas": 4,
+    "signals": [{"type": "RunningRequests", "targetPerReplica": 3}],
+    "behavior": {
+        "stableWindowSeconds": 4,
+        "panicWindowSeconds": 2,
+        "maxSignalAgeSeconds": 10,
+        "scaleDown": {"stabilizationWindowSeconds": 0},
+    },
+}
+
+
+@dataclass
+class LeaderWatch:
+    """Samples every replica's tokenscale_leader on a thread (a dead replica counts as 0)."""
+
+    stack: ServingStack
+    samples: list[tuple[float, dict[str, bool]]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> LeaderWatch:
+        def run() -> None:
+            while not self._stop.wait(0.2):
+                # A killed replica's port may be reused by the next one: ask the live ones only.
+                seen = {c.identity: c.process.alive() and c.leader() for c in list(self.stack.controllers)}
+                self.samples.append((time.monotonic(), seen))
+
+        self._thread = threading.Thread(target=run, name="leader-watch", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def double_leaders(self) -> list[tuple[float, dict[str, bool]]]:
+        return [(t, seen) for t, seen in self.samples if sum(seen.values()) > 1]
+
+
+def holder(api: client.ApiClient, namespace: str) -> str | None:
+    try:
+        lease = client.CoordinationV1Api(api).read_namespaced_lease(LEASE, namespace)
+    except ApiException:
+        return None
+    return lease.spec.holder_identity if lease.spec else None
+
+
+def leading(stack: ServingStack, timeout_s: float, exclude: tuple[str, ...] = ()) -> ControllerProcess:
+    """The one replica that holds the Lease and says so on /metrics."""
+
+    def probe() -> ControllerProcess | None:
+        name = holder(stack.api, stack.namespace)
+        for c in stack.controllers:
+            if c.identity == name and c.identity not in exclude and c.process.alive() and c.leader():
+                return c
+        return None
+
+    return wait_for(probe, timeout_s=timeout_s, what="a leader on the Lease and on /metrics", poll_s=0.05)
+
+
+def scale_to_min(stack: ServingStack, replicas: int) -> None:
+    patch_autoscaler_spec(stack.api, stack.namespace, AUTOSCALER, {"minReplicas": replicas})
+    wait_for(lambda: stack.replicas() == replicas, timeout_s=20, what=f"{replicas} replicas")
+
+
+def test_one_leader_acts_and_a_standby_takes_over(serving_stack: Callable[[StackSpec], ServingStack]) -> None:
+    stack = serving_stack(StackSpec(replicas=1, autoscaler=SPEC, controllers=2, leader_elect=True))
+    watch = LeaderWatch(stack).start()
+    try:
+        first = leading(stack, 30)
+        standby = next(c for c in stack.controllers if c is not first)
+        assert not standby.leader()
+        wait_for(lambda: first.decision(stack.deployment), timeout_s=30, what="a first decision")
+        scale_to_min(stack, 2)
+
+        # Crash: the Lease expires on the standby's clock, then it takes over.
+        killed_at = time.monotonic()
+        first.process.signal(signal.SIGKILL)
+        second = leading(stack, FAILOVER_LIMIT_S + 5, exclude=(first.identity,))
+        failover_s = time.monotonic() - killed_at
+        print(f"failover after kill -9 of {first.identity}: {second.identity} leads after {failover_s:.1f} s")
+        assert second is standby
+        assert failover_s < FAILOVER_LIMIT_S
+        scale_to_min(stack, 3)
+
+        # A new standby, then a graceful stop of the leader: the Lease is released, no wait.
+        third = stack.start_controller("tokenscale-controller-2", port=first.port)
+        third.process.wait_until(third.ready, 30, "the new standby ready")
+        time.sleep(2.5)  # one retry period: the standby has seen the Lease held
+        assert not third.leader()
+        stopped_at = time.monotonic()
+        second.process.signal(signal.SIGTERM)
+        successor = leading(stack, 10, exclude=(first.identity, second.identity))
+        takeover_s = time.monotonic() - stopped_at
+        print(f"takeover after SIGTERM of {second.identity} (Lease released): {takeover_s:.1f} s")
+        assert successor is third
+        assert takeover_s < 5.0
+        assert second.process.popen.wait(10) == 0
+        patch_autoscaler_spec(stack.api, stack.namespace, AUTOSCALER, {"minReplicas": 2})
+        wait_for(lambda: stack.replicas() == 2, timeout_s=20, what="the scale-down by the new leader")
+        time.sleep(1)
+    finally:
+        watch.stop()
+
+    assert len(watch.samples) > 50
+    assert not watch.double_leaders(), watch.double_leaders()[:5]
+    reporters = [(e.reason, e.reporting_instance) for e in scale_events(stack.api, stack.namespace)]
+    assert reporters == [
+        ("BelowMinReplicas", first.identity),
+        ("BelowMinReplicas", second.identity),
+        ("ScaleDown", third.identity),
+    ], reporters
+    # Warnings and everything else too: only ever from a replica while it led.
+    assert {e.reporting_instance for e in stack.events()} <= {first.identity, second.identity, third.identity}
+    lease = client.CoordinationV1Api(stack.api).read_namespaced_lease(LEASE, stack.namespace)
+    assert lease.spec.holder_identity == third.identity
+    assert (lease.spec.lease_transitions or 0) >= 2

@@ -1,0 +1,68 @@
+"""What a test saw over time: the Deployment's counts and the controller's decisions, sampled."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tests.e2e.stack import ServingStack
+
+
+@dataclass(frozen=True)
+class Sample:
+    t: float  # seconds since the timeline started
+    replicas: int | None  # Deployment spec.replicas (None: the Deployment does not exist)
+    ready: int
+    emulated: int  # emulated vLLM replicas the bridge runs for the namespace
+    reason: str | None  # the controller's last decision for the target
+    desired: int | None
+
+
+@dataclass
+class Timeline:
+    stack: ServingStack
+    samples: list[Sample] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def sample(self) -> Sample:
+        replicas = self.stack.replicas()
+        ready = self.stack.ready() if replicas is not None else 0
+        decision = self.stack.controller.decision(self.stack.deployment) or {}
+        s = Sample(
+            t=round(time.monotonic() - self.started, 2),
+            replicas=replicas,
+            ready=ready,
+            emulated=len(self.stack.emulated_replicas()),
+            reason=decision.get("reason"),
+            desired=decision.get("desired"),
+        )
+        self.samples.append(s)
+        return s
+
+    def until(self, done: Callable[[Sample], bool], timeout_s: float, what: str, poll_s: float = 0.5) -> Sample:
+        """Sample until `done`; bounded in time and in count."""
+        deadline = time.monotonic() + timeout_s
+        last = None
+        for _ in range(int(timeout_s / poll_s) + 1):
+            last = self.sample()
+            if done(last):
+                return last
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(poll_s)
+        raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}; last samples:\n{self.tail()}")
+
+    def during(self, seconds: float, poll_s: float = 0.5) -> list[Sample]:
+        """Sample for `seconds`; returns the samples taken."""
+        taken = []
+        for _ in range(max(1, int(seconds / poll_s))):
+            taken.append(self.sample())
+            time.sleep(poll_s)
+        return taken
+
+    def tail(self, n: int = 12) -> str:
+        return "\n".join(str(s) for s in self.samples[-n:])
+
+    def peak(self) -> int:
+        return max((s.replicas or 0) for s in self.samples) if self.samples else 0
