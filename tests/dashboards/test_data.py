@@ -35,9 +35,10 @@ from tests.dashboards.stack import (
     wake,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(360)]
 
-REPLAY_S = 40.0
+# Long enough that the drift report read at 80% of it compares two windows with traffic in both.
+REPLAY_S = 60.0
 STEP_S = 2
 TRACES = {"chat": "azure2023_conv.csv", "code": "azure2023_code.csv"}
 
