@@ -29,6 +29,7 @@ class DrivenExporter:
         self._row = TargetRow(
             namespace=namespace, deployment=deployment, autoscaler=deployment, desired=0, current=0, ready=0,
             min_replicas=0, max_replicas=4, pending=0, unschedulable=0, reason="Test", gpus_allocated=0.0,
+            gpus_per_replica=1.0,
             gpu_model=gpu_model, price_per_gpu_hour=price,
         )  # fmt: skip
         self._lock = threading.Lock()
