@@ -133,9 +133,14 @@ def run_bench(
     variants: Sequence[tuple[str, str, str | None]] = VARIANTS,
     workers: int = 2,
     seed: int = 0,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] | None = None,
 ) -> Path:
     """Run everything, write docs/bench/README.md, results.json and the PNGs; return the README path."""
+    if log is None:
+
+        def log(message: str) -> None:
+            print(message, flush=True)
+
     out.mkdir(parents=True, exist_ok=True)
     tasks = [(s, label, policy, preset) for s in scenarios for label, policy, preset in variants]
     # The oracle searches (several runs each) first, so they do not end the benchmark alone.

@@ -114,7 +114,7 @@ def simulate(
     if policy not in POLICY_NAMES:
         raise ValueError(f"unknown policy {policy!r}; known: {', '.join((*POLICY_NAMES, 'oracle'))}")
     factory = policy_factory(policy, config_mapping)
-    trace = with_warmup(trace, min(config.warmup_s, trace.duration_s))
+    trace = with_warmup(trace, min(config.warmup_s, trace.duration_s), config.seed)
     sim = Simulation(trace, config, factory, policy_name=name, rate_multiplier=rate_multiplier, progress=progress)
     return sim.run()
 
@@ -123,7 +123,7 @@ def oracle_run(
     trace: Trace, config: SimConfig, per_replica: float, rate_multiplier: float, progress: ProgressCallback | None,
     label: str = "oracle",
 ) -> SimResult:  # fmt: skip
-    trace = with_warmup(trace, min(config.warmup_s, trace.duration_s))
+    trace = with_warmup(trace, min(config.warmup_s, trace.duration_s), config.seed)
     plans = build_plans(trace, config, per_replica)
     sim = Simulation(
         trace,

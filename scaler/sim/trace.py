@@ -177,24 +177,30 @@ def multiply(trace: Trace, factor: float, seed: int) -> Trace:
     )
 
 
-def with_warmup(trace: Trace, warmup_s: float) -> Trace:
-    """Prefix the trace with a replay of its own first `warmup_s` seconds, shifted to [-warmup_s, 0).
+def with_warmup(trace: Trace, warmup_s: float, seed: int) -> Trace:
+    """Prefix the trace with its own first `warmup_s` seconds of requests at uniformly random times
+    in [-warmup_s, 0): the same mix and mean rate as the trace's start, without its bursts.
 
-    Simulations start at -warmup_s: autoscalers see realistic load when measurement starts at 0
-    instead of starting every run from the same guessed fleet (the usual warm-up in simulation).
+    Simulations start at -warmup_s, so autoscalers meet t = 0 in a steady state for the load the
+    trace starts with, instead of every run starting from the same guessed fleet (the usual
+    warm-up of a simulation). Replaying the start as it is would leave each policy reacting to
+    whatever burst ends the prefix, which has nothing to do with what follows 0.
     """
     if warmup_s <= 0 or trace.warmup_requests:
         return trace
-    prefix = trace.arrival_s < warmup_s
-    count = int(prefix.sum())
+    prefix = np.flatnonzero(trace.arrival_s < warmup_s)
+    rng = np.random.default_rng([seed, 0xA3])
+    times = rng.uniform(-warmup_s, 0.0, len(prefix))
+    order = np.argsort(times, kind="stable")
+    prefix, times = prefix[order], times[order]
     return Trace(
         trace.name,
-        np.concatenate((trace.arrival_s[prefix] - warmup_s, trace.arrival_s)),
+        np.concatenate((times, trace.arrival_s)),
         np.concatenate((trace.input_tokens[prefix], trace.input_tokens)),
         np.concatenate((trace.output_tokens[prefix], trace.output_tokens)),
         np.concatenate((trace.deployment[prefix], trace.deployment)),
         trace.deployments,
         trace.duration_s,
         warmup_s=warmup_s,
-        warmup_requests=count,
+        warmup_requests=len(prefix),
     )

@@ -123,3 +123,19 @@ def test_servegen_span_multiplier_and_merge(tmp_path: Path) -> None:
     assert parse_clients("all", [0, 7]) == [0, 7]
     with pytest.raises(TraceError, match="no trace for"):
         parse_clients("0-3", [0, 7])
+
+
+def test_warmup_prefix_replays_the_start_before_zero_and_is_not_measured() -> None:
+    from scaler.sim.config import SimConfig
+    from scaler.sim.run import simulate
+    from scaler.sim.trace import with_warmup
+
+    base = synthetic(400, gap=1.0)  # 200 requests in [0, 200), then a gap, then 200 more
+    warm = with_warmup(base, 100.0, seed=1)
+    assert warm.warmup_requests == 100
+    assert np.all(warm.arrival_s[:100] < 0) and np.all(warm.arrival_s[:100] >= -100.0)
+    assert np.array_equal(warm.arrival_s[100:], base.arrival_s)
+    assert with_warmup(warm, 100.0, seed=1) is warm
+    result = simulate(base, SimConfig(warmup_s=100.0), "tokenscale")
+    assert result.summary["requests"] == len(base)
+    assert result.summary["warmup_s"] == 100.0
