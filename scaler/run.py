@@ -240,11 +240,13 @@ class Runner:
             with self._tick_lock:  # let the running tick finish
                 pass
             self.scheduler.shutdown(wait=True)
+        # /metrics goes before the Lease: its last tick said tokenscale_leader 1, and once the
+        # Lease is released a successor leads within one retry period; both must never be scraped.
+        self.server.stop()
         if self.elector is not None:
             self.elector.stop(release=True)
         if self._kube is not None:
             self._kube.stop()
-        self.server.stop()
         log.info("tokenscale controller stopped")
 
     def run_forever(self) -> int:

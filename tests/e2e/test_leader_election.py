@@ -90,6 +90,20 @@ def leading(stack: ServingStack, timeout_s: float, exclude: tuple[str, ...] = ()
     return wait_for(probe, timeout_s=timeout_s, what="a leader on the Lease and on /metrics", poll_s=0.05)
 
 
+def stale_claims(stack: ServingStack, stopping: ControllerProcess, timeout_s: float = 15.0) -> list[str | None]:
+    """While `stopping` shuts down, read the Lease, then its /metrics, as fast as possible: the
+    holders seen while it still said tokenscale_leader 1 although the Lease was no longer its own."""
+    claims: list[str | None] = []
+    deadline = time.monotonic() + timeout_s
+    for _ in range(int(timeout_s / 0.005)):
+        if not stopping.process.alive() or time.monotonic() > deadline:
+            break
+        name = holder(stack.api, stack.namespace)
+        if name != stopping.identity and stopping.leader():
+            claims.append(name)
+    return claims
+
+
 def scale_to_min(stack: ServingStack, replicas: int) -> None:
     patch_autoscaler_spec(stack.api, stack.namespace, AUTOSCALER, {"minReplicas": replicas})
     wait_for(lambda: stack.replicas() == replicas, timeout_s=20, what=f"{replicas} replicas")
@@ -122,6 +136,8 @@ def test_one_leader_acts_and_a_standby_takes_over(serving_stack: Callable[[Stack
         assert not third.leader()
         stopped_at = time.monotonic()
         second.process.signal(signal.SIGTERM)
+        claims = stale_claims(stack, second)
+        assert not claims, f"{second.identity} still claimed leadership after releasing the Lease: {claims[:3]}"
         successor = leading(stack, 10, exclude=(first.identity, second.identity))
         takeover_s = time.monotonic() - stopped_at
         print(f"takeover after SIGTERM of {second.identity} (Lease released): {takeover_s:.1f} s")
