@@ -110,8 +110,11 @@ class ControllerMetrics(Collector):
                     before = next((r for r in previous.rows if r.labels == row.labels), None) if previous else None
                     held = before.gpus_allocated if before is not None else row.gpus_allocated
                     self._dollars[row.labels] += held * row.price_per_gpu_hour * elapsed / 3600.0
+                # Touch the child every tick so the series exists at zero: rate() and increase()
+                # then count the first wake too.
+                wake = self._wake_duration.labels(*row.labels)
                 if row.wake_duration_s is not None:
-                    self._wake_duration.labels(*row.labels).observe(row.wake_duration_s)
+                    wake.observe(row.wake_duration_s)
             self._ticks[(tick.outcome,)] += 1
             for group, kind in tick.query_errors.items():
                 self._query_errors[(group, kind)] += 1

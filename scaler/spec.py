@@ -161,6 +161,27 @@ class SpecError(ValueError):
         super().__init__("; ".join(str(e) for e in self.errors))
 
 
+# The fields of each object, as in the CRD's schema (tests/unit/test_spec_fields.py keeps them equal).
+SPEC_FIELDS = frozenset(
+    {"scaleTargetRef", "minReplicas", "maxReplicas", "signals", "gpuUtilizationGuard", "slo", "behavior", "cost"}
+)
+TARGET_REF_FIELDS = frozenset({"apiVersion", "kind", "name"})
+SIGNAL_FIELDS = frozenset({"type", "targetPerReplica"})
+SLOS_FIELDS = frozenset({"timeToFirstToken", "interTokenLatency"})
+SLO_FIELDS = frozenset({"percentile", "thresholdSeconds"})
+BEHAVIOR_FIELDS = frozenset(
+    {"tolerance", "stableWindowSeconds", "panicWindowSeconds", "panicThreshold", "maxSignalAgeSeconds",
+     "scaleUp", "scaleDown", "scaleToZero", "prediction"}
+)  # fmt: skip
+RULES_FIELDS = frozenset({"stabilizationWindowSeconds", "selectPolicy", "policies"})
+POLICY_FIELDS = frozenset({"type", "value", "periodSeconds"})
+SCALE_TO_ZERO_FIELDS = frozenset({"idleGracePeriodSeconds", "activationRequests"})
+PREDICTION_FIELDS = frozenset(
+    {"method", "horizonSeconds", "fromColdStart", "levelSmoothingSeconds", "trendSmoothingSeconds", "maxGrowth"}
+)
+COST_FIELDS = frozenset({"gpuModel", "gpusPerReplica", "pricePerGpuHour", "spot"})
+
+
 class _Reader:
     """Reads typed fields from a raw dict, recording errors instead of raising at the first."""
 
@@ -170,12 +191,16 @@ class _Reader:
     def fail(self, path: str, value: Any, problem: str) -> None:
         self.errors.append(FieldError(path, value, problem))
 
-    def mapping(self, raw: Any, path: str) -> Mapping[str, Any]:
+    def mapping(self, raw: Any, path: str, allowed: frozenset[str] | None = None) -> Mapping[str, Any]:
+        """An object, reporting keys outside `allowed`: a misplaced field must not be ignored."""
         if raw is None:
             return {}
         if not isinstance(raw, Mapping):
             self.fail(path, raw, "must be an object")
             return {}
+        if allowed is not None:
+            for key in sorted(set(raw) - allowed, key=str):
+                self.fail(f"{path}.{key}", raw[key], f"is not a field here (known: {', '.join(sorted(allowed))})")
         return raw
 
     def number(
@@ -259,7 +284,7 @@ def _parse_signals(r: _Reader, raw: Any, path: str) -> tuple[SignalTarget, ...]:
     seen: set[SignalType] = set()
     for i, item in enumerate(raw):
         item_path = f"{path}[{i}]"
-        entry = r.mapping(item, item_path)
+        entry = r.mapping(item, item_path, SIGNAL_FIELDS)
         kind = r.enum(entry, "type", item_path, SignalType, None)
         upper = 1.0 if kind is SignalType.KV_CACHE_USAGE else None
         target = r.number(entry, "targetPerReplica", item_path, None, exclusive_minimum=0.0, maximum=upper)
@@ -278,7 +303,7 @@ def _parse_signals(r: _Reader, raw: Any, path: str) -> tuple[SignalTarget, ...]:
 def _parse_slo(r: _Reader, raw: Any, path: str) -> LatencySLO | None:
     if raw is None:
         return None
-    entry = r.mapping(raw, path)
+    entry = r.mapping(raw, path, SLO_FIELDS)
     percentile = r.number(entry, "percentile", path, 95.0, exclusive_minimum=0.0, maximum=99.99)
     threshold = r.number(entry, "thresholdSeconds", path, None, exclusive_minimum=0.0)
     if "thresholdSeconds" not in entry:
@@ -291,7 +316,7 @@ def _parse_slo(r: _Reader, raw: Any, path: str) -> LatencySLO | None:
 def _parse_rules(r: _Reader, raw: Any, path: str, default: ScalingRules) -> ScalingRules:
     if raw is None:
         return default
-    entry = r.mapping(raw, path)
+    entry = r.mapping(raw, path, RULES_FIELDS)
     window = r.integer(entry, "stabilizationWindowSeconds", path, default.stabilization_window_seconds, maximum=3600)
     select = r.enum(entry, "selectPolicy", path, SelectPolicy, default.select_policy) or default.select_policy
     policies = default.policies
@@ -303,7 +328,7 @@ def _parse_rules(r: _Reader, raw: Any, path: str, default: ScalingRules) -> Scal
             parsed: list[RatePolicy] = []
             for i, item in enumerate(raw_policies):
                 p_path = f"{path}.policies[{i}]"
-                p = r.mapping(item, p_path)
+                p = r.mapping(item, p_path, POLICY_FIELDS)
                 kind = r.enum(p, "type", p_path, PolicyType, None)
                 value = r.integer(p, "value", p_path, 0, minimum=1)
                 period = r.integer(p, "periodSeconds", p_path, 0, minimum=1, maximum=1800)
@@ -319,7 +344,7 @@ def _parse_rules(r: _Reader, raw: Any, path: str, default: ScalingRules) -> Scal
 
 def _parse_behavior(r: _Reader, raw: Any, path: str, min_replicas: int) -> Behavior:
     d = Behavior()
-    entry = r.mapping(raw, path)
+    entry = r.mapping(raw, path, BEHAVIOR_FIELDS)
     tolerance = r.number(entry, "tolerance", path, d.tolerance, minimum=0.0, maximum=1.0)
     stable = r.number(entry, "stableWindowSeconds", path, d.stable_window_seconds, minimum=1.0, maximum=3600.0)
     panic = r.number(entry, "panicWindowSeconds", path, d.panic_window_seconds, minimum=1.0, maximum=3600.0)
@@ -330,7 +355,7 @@ def _parse_behavior(r: _Reader, raw: Any, path: str, min_replicas: int) -> Behav
         r.fail(
             f"{path}.panicWindowSeconds", entry.get("panicWindowSeconds", panic), "must not exceed stableWindowSeconds"
         )
-    zero = r.mapping(entry.get("scaleToZero"), f"{path}.scaleToZero")
+    zero = r.mapping(entry.get("scaleToZero"), f"{path}.scaleToZero", SCALE_TO_ZERO_FIELDS)
     grace = r.number(zero, "idleGracePeriodSeconds", f"{path}.scaleToZero", d.idle_grace_period_seconds, minimum=0.0)
     activation = r.number(
         zero, "activationRequests", f"{path}.scaleToZero", d.activation_requests, exclusive_minimum=0.0
@@ -355,7 +380,7 @@ def _parse_behavior(r: _Reader, raw: Any, path: str, min_replicas: int) -> Behav
 def _parse_prediction(r: _Reader, raw: Any, path: str) -> Prediction | None:
     if raw is None:
         return None
-    entry = r.mapping(raw, path)
+    entry = r.mapping(raw, path, PREDICTION_FIELDS)
     d = Prediction()
     from_cold_start = entry.get("fromColdStart", False)
     if not isinstance(from_cold_start, bool):
@@ -376,7 +401,7 @@ def _parse_prediction(r: _Reader, raw: Any, path: str) -> Prediction | None:
 
 
 def _parse_cost(r: _Reader, raw: Any, path: str) -> CostSpec:
-    entry = r.mapping(raw, path)
+    entry = r.mapping(raw, path, COST_FIELDS)
     gpus = r.integer(entry, "gpusPerReplica", path, 0, minimum=1, maximum=64) if "gpusPerReplica" in entry else None
     spot = entry.get("spot", False)
     if not isinstance(spot, bool):
@@ -393,8 +418,8 @@ def _parse_cost(r: _Reader, raw: Any, path: str) -> CostSpec:
 def parse_spec(raw_spec: Any) -> AutoscalerSpec:
     """Validate a raw `spec` (as stored in the API) into an AutoscalerSpec, or raise SpecError."""
     r = _Reader()
-    spec = r.mapping(raw_spec, "spec")
-    ref_raw = r.mapping(spec.get("scaleTargetRef"), "spec.scaleTargetRef")
+    spec = r.mapping(raw_spec, "spec", SPEC_FIELDS)
+    ref_raw = r.mapping(spec.get("scaleTargetRef"), "spec.scaleTargetRef", TARGET_REF_FIELDS)
     if "scaleTargetRef" not in spec:
         r.fail("spec.scaleTargetRef", None, "is required")
     name = r.string(ref_raw, "name", "spec.scaleTargetRef", None)
@@ -413,7 +438,7 @@ def parse_spec(raw_spec: Any) -> AutoscalerSpec:
         r.fail("spec.maxReplicas", max_replicas, f"must be at least spec.minReplicas ({min_replicas})")
     signals = _parse_signals(r, spec.get("signals"), "spec.signals")
     guard = r.number(spec, "gpuUtilizationGuard", "spec", None, exclusive_minimum=0.0, maximum=1.0)
-    slo = r.mapping(spec.get("slo"), "spec.slo")
+    slo = r.mapping(spec.get("slo"), "spec.slo", SLOS_FIELDS)
     parsed = AutoscalerSpec(
         target=target,
         min_replicas=min_replicas,
