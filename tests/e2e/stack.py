@@ -158,6 +158,13 @@ class ServingStack:
                 log.exception("stack cleanup failed")
         self._cleanups.clear()
 
+    def processes(self) -> list[ManagedProcess]:
+        procs = [c.process for c in self.controllers]
+        procs += [p for p in (self.emulator, self.activator.process if self.activator else None) if p]
+        if self.prometheus is not None:
+            procs.append(self.prometheus.process)
+        return procs
+
     def log_tails(self) -> str:
         parts = []
         for proc in [*(c.process for c in self.controllers), *(p for p in (self.emulator,) if p)]:
@@ -281,7 +288,8 @@ def _build(stack: ServingStack) -> None:
 
     emulator.wait_until(ready_file.exists, 30, "emulator ready file")
     stack.service_url = json.loads(ready_file.read_text())["service_url"]
-    stack.bridge = EmulatorBridge(f"{stack.service_url}/", drain_timeout_s=5.0)
+    # A short drain: a deleted pod's emulated replica must not outlive it by long.
+    stack.bridge = EmulatorBridge(f"{stack.service_url}/", drain_timeout_s=2.0)
     stack.pod_bridge = KwokPodBridge(stack.api, stack.bridge, stack.namespace, deployments=[stack.deployment])
     stack.pod_bridge.start()
     stack._cleanups.append(stack.pod_bridge.stop)

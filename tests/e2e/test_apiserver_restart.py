@@ -16,6 +16,7 @@ from tests.e2e.autoscalers import scale_events
 from tests.e2e.stack import ServingStack, StackSpec, wait_for_reason
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+MAX_WATCH_S = 240.0
 
 SPEC = {
     "minReplicas": 2,
@@ -36,7 +37,9 @@ class DecisionRecorder:
 
     def start(self) -> DecisionRecorder:
         def run() -> None:
-            while not self._stop.wait(0.2):
+            for _ in range(int(MAX_WATCH_S / 0.2)):  # bounded even if stop() is never called
+                if self._stop.wait(0.2):
+                    return
                 row = self.stack.controller.decision(self.stack.deployment)
                 if row is not None:
                     self.rows.append((time.monotonic(), row))

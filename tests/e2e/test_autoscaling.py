@@ -10,6 +10,7 @@ import pytest
 
 from tests.e2e.autoscalers import scale_events
 from tests.e2e.conftest import E2E_POD_READY_DELAY_S
+from tests.e2e.kube_helpers import wait_for
 from tests.e2e.load import BackgroundReplay, TraceSlice
 from tests.e2e.stack import ServingStack, StackSpec
 from tests.e2e.timeline import Timeline
@@ -66,9 +67,11 @@ def test_replayed_burst_scales_up(serving_stack: Callable[[StackSpec], ServingSt
     assert ups and all(e.reason in ("ScaleUp", "PanicScaleUp") for e in ups), ups
     assert all(e.reporting_instance == stack.controller.identity for e in ups)
     assert any("1 -> " in e.message for e in ups), [e.message for e in ups]
-    status = stack.status()
-    assert status["currentReplicas"] == timeline.samples[-1].replicas
+    wait_for(lambda: stack.status().get("currentReplicas") == stack.replicas(), 10, "the status to follow")
     assert stack.controller.metric("tokenscale_scale_events_total", {"direction": "up"}) == len(ups)
+    # Prometheus scrapes the controller too: its published count is there.
+    published = f'tokenscale_current_replicas{{namespace="{stack.namespace}", deployment="{stack.deployment}"}}'
+    wait_for(lambda: stack.prometheus_value(published) == stack.replicas(), 10, "the controller's series in Prometheus")
 
 
 def test_idle_replicas_scale_down_after_the_stabilization_window(

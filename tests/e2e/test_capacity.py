@@ -59,8 +59,10 @@ def test_exhausted_gpus_hold_the_count_and_say_why(serving_stack: Callable[[Stac
     assert capacity["reason"] == "GPUCapacityExhausted"
     assert "nvidia.com/gpu" in capacity["message"]
     warnings = stack.events("ScaleUpBlockedUnschedulable")
-    assert len(warnings) == 1 and warnings[0].type == "Warning", warnings  # once, not every tick
+    assert warnings and all(w.type == "Warning" for w in warnings), warnings
     assert "Insufficient nvidia.com/gpu" in warnings[0].message
+    # Recorded when the target enters the state, not on each of the ~15 ticks spent in it.
+    assert sum(w.count for w in warnings) <= 2, warnings
     assert stack.controller.metric("tokenscale_unschedulable_pods", {"deployment": stack.deployment}) == 1.0
     ups = [e for e in stack.events() if e.reason in ("ScaleUp", "PanicScaleUp")]
     assert len(ups) == 1 and "1 -> 2" in ups[0].message, ups

@@ -13,6 +13,8 @@ import aiohttp
 import pytest
 from kubernetes import client
 
+from serving.stack.ports import LOOPBACK
+from serving.stack.sockets import listening_sockets
 from tests.e2e.autoscalers import scale_events
 from tests.e2e.conftest import E2E_POD_READY_DELAY_S
 from tests.e2e.kube_helpers import wait_for
@@ -72,6 +74,11 @@ def test_idle_target_scales_to_zero_after_the_grace_period(serving_stack: Callab
     assert event.reason == "ScaleToZero" and "1 -> 0" in event.message, event
     assert event.reporting_instance == stack.controller.identity
     assert stack.controller.metric("tokenscale_scaled_to_zero", {"deployment": stack.deployment}) == 1.0
+    # The activator followed the engine Service's EndpointSlices on the API server, as its
+    # ServiceAccount with the shipped Role: ready at start, none once the pod was gone.
+    assert stack.activator is not None
+    activator_log = stack.activator.process.log_tail(50_000)
+    assert "ready endpoints: 0 -> 1" in activator_log and "ready endpoints: 1 -> 0" in activator_log
     # The activator's demand gauge exists at zero: that is what the controller sees there.
     assert stack.prometheus_value(f'tokenscale_activator_requests_pending{{namespace="{stack.namespace}"}}') == 0.0
 
@@ -138,3 +145,10 @@ def test_wake_from_zero_through_the_activator(serving_stack: Callable[[StackSpec
     assert measured is not None and E2E_POD_READY_DELAY_S <= measured < wake_s + 2
     print(f"controller-measured wake duration: {measured:.2f} s")
     timeline.until(lambda s: s.reason in {"Steady", "ScaleDownStabilizing"}, 20, "serving after the wake")
+
+    # Every server of the stack (controller, activator, emulator and its replicas, Prometheus)
+    # listens on loopback only.
+    procs = stack.processes()
+    listeners = listening_sockets(p.pid for p in procs if p.alive())
+    assert {s.pid for s in listeners} == {p.pid for p in procs}, listeners
+    assert {s.address for s in listeners} == {LOOPBACK}, listeners

@@ -41,11 +41,13 @@ def test_deleted_then_recreated_target(serving_stack: Callable[[StackSpec], Serv
     timeline.until(lambda s: s.reason == "Steady" and s.emulated == 1, 40, "one steady replica")
     SustainedLoad(stack.service_url, n=9, output_tokens=4000, model=MODEL).start()
     busy = timeline.until(lambda s: (s.replicas or 0) >= 2, 30, "a scale-up under load")
-    ups_before = len(scale_events(stack.api, stack.namespace))
 
     client.AppsV1Api(stack.api).delete_namespaced_deployment(stack.deployment, stack.namespace)
     gone = timeline.until(lambda s: s.reason == "HoldTargetMissing", 20, "HoldTargetMissing")
     assert gone.replicas is None
+    # From here no /scale write can succeed until the target is back: every later scale Event
+    # would be a decision about the new object.
+    scaled_before = len(scale_events(stack.api, stack.namespace))
     decision = stack.controller.decision(stack.deployment) or {}
     assert decision["message"] == f"Deployment {stack.namespace}/{stack.deployment} not found", decision
     absent = timeline.during(3)
@@ -55,7 +57,7 @@ def test_deleted_then_recreated_target(serving_stack: Callable[[StackSpec], Serv
     assert stack.deployment in able["message"]
     (warning,) = stack.events("HoldTargetMissing")
     assert warning.type == "Warning" and warning.reporting_instance == stack.controller.identity
-    timeline.until(lambda s: s.emulated == 0, 20, "the deleted pods' emulated replicas gone (load cut)")
+    timeline.until(lambda s: s.emulated == 0, 30, "the deleted pods' emulated replicas gone (load cut)")
 
     # Recreated by hand, idle, with one replica.
     kubectl.apply(stack.cluster, [engine_deployment(stack.namespace, replicas=1)]).check()
@@ -66,4 +68,4 @@ def test_deleted_then_recreated_target(serving_stack: Callable[[StackSpec], Serv
     able = stack.condition("AbleToScale")
     assert able is not None and able["status"] == "True", able
     assert stack.status()["currentReplicas"] == 1
-    assert len(scale_events(stack.api, stack.namespace)) == ups_before  # nothing written since the deletion
+    assert len(scale_events(stack.api, stack.namespace)) == scaled_before  # nothing written since
