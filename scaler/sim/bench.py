@@ -1,9 +1,9 @@
 """The policy benchmark: every shared trace at its stated multiplier under tokenscale, the baselines
-(documented defaults and tuned) and the oracle; a Markdown table and PNG plots in docs/bench/.
+(documented defaults and tuned) and the oracle; docs/bench/simulator.md and PNG plots.
 
     python -m scaler.sim.bench [--out docs/bench] [--traces ../shared/traces] [--workers 2]
 
-`run_bench()` is what `tokenscale bench` calls. Runs are independent and go to a process pool;
+`run_and_report()` is what `tokenscale bench` calls. Runs are independent and go to a process pool;
 each run prints one line when it ends. The speed check (a one-hour trace at x10 against a 60 s
 budget on one core) runs last, alone, so it is not slowed down by the pool.
 """
@@ -135,7 +135,7 @@ def run_bench(
     seed: int = 0,
     log: Callable[[str], None] | None = None,
 ) -> Path:
-    """Run everything, write docs/bench/README.md, results.json and the PNGs; return the README path."""
+    """Run everything, write docs/bench/simulator.md, simulator-results.json and the PNGs; return the report."""
     if log is None:
 
         def log(message: str) -> None:
@@ -185,9 +185,23 @@ def run_bench(
     log("speed check: one-hour trace at x10, tokenscale, alone ...")
     speed = speed_check(traces, seed)
     log(f"speed: {speed['wall_s']} s for {speed['requests']} requests ({speed['ratio_to_budget']} of the budget)")
-    results = {"seed": seed, "speed": speed, "runs": [r.summary for r in outputs.values()]}
-    (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    results = {
+        "seed": seed,
+        "speed": speed,
+        "runs": [{"scenario": r.scenario, "label": r.label, "summary": r.summary} for r in outputs.values()],
+    }
+    (out / "simulator-results.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     return write_report(out, rows, speed, [s.name for s in scenarios])
+
+
+def run_and_report(out: Path) -> str:
+    """What `tokenscale bench` calls: run everything into `out`, return a one-line summary."""
+    report = run_bench(out)
+    speed = json.loads((out / "simulator-results.json").read_text())["speed"]
+    return (
+        f"{report}; one-hour trace at x10 in {speed['wall_s']} s "
+        f"({speed['ratio_to_budget'] * 100:.0f}% of the 60 s budget)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

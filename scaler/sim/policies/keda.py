@@ -51,10 +51,12 @@ DEFAULT: dict[str, Any] = {
 }
 #: Tuned in the simulator (docs/simulator.md): requests in flight instead of the queue (24 per
 #: replica, the cheapest threshold of the sweep that meets the SLO on conv-x10), a 15 s poll and a
-#: 1 min keep-alive window so the wake and the cooldown react sooner.
+#: 1 min keep-alive window so the wake reacts sooner, and a 600 s cooldown (what meets the SLO on
+#: the mostly idle ServeGen Deployments, as for tokenscale's idle grace period).
 TUNED: dict[str, Any] = {
     **DEFAULT,
     "pollingIntervalSeconds": 15,
+    "cooldownPeriodSeconds": 600,
     "triggers": [{"metric": "inflight", "threshold": 24, "activationThreshold": 0}],
     "activationRateWindowSeconds": 60,
 }

@@ -38,13 +38,14 @@ DEFAULT: dict[str, Any] = {
 }
 #: Tuned in the simulator (docs/simulator.md): a concurrency target a vLLM replica serves within
 #: the SLO (16 in flight, the cheapest of the sweep that meets it on conv-x10), a 60 s scale-down
-#: delay so capacity is not shed on a lull, and a 120 s scale-to-zero grace period.
+#: delay so capacity is not shed on a lull, and a 600 s scale-to-zero grace period (what meets the
+#: SLO on the mostly idle ServeGen Deployments, as for tokenscale's idle grace period).
 TUNED: dict[str, Any] = {
     **DEFAULT,
     "targetConcurrency": 16,
     "targetUtilization": 1.0,
     "scaleDownDelaySeconds": 60,
-    "scaleToZeroGracePeriodSeconds": 120,
+    "scaleToZeroGracePeriodSeconds": 600,
 }
 PRESETS = {"default": DEFAULT, "tuned": TUNED}
 

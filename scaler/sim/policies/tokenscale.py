@@ -19,7 +19,8 @@ from scaler.state import ScalerState, record_scale
 #: prompt tokens per second (prefill work, 10k per replica, about 37 % of an H100's prefill rate),
 #: with requests in flight and KV-cache usage as backstops; declare the TTFT SLO the simulation
 #: measures (p95 under 1 s adds a replica while requests queue and vetoes scale-down); keep
-#: capacity 300 s after a peak (bursts come in clusters); scale to zero after 300 s idle.
+#: capacity 300 s after a peak (bursts come in clusters); scale to zero after 600 s idle (the
+#: shortest grace that meets the SLO on the mostly idle ServeGen Deployments).
 DEFAULT_SPEC: dict[str, Any] = {
     "scaleTargetRef": {"name": "simulated"},
     "minReplicas": 0,
@@ -32,7 +33,7 @@ DEFAULT_SPEC: dict[str, Any] = {
     "slo": {"timeToFirstToken": {"percentile": 95, "thresholdSeconds": 1.0}},
     "behavior": {
         "scaleDown": {"stabilizationWindowSeconds": 300},
-        "scaleToZero": {"idleGracePeriodSeconds": 300},
+        "scaleToZero": {"idleGracePeriodSeconds": 600},
     },
 }
 #: Seconds between control-loop ticks (the activator's poke comes on top).
