@@ -9,7 +9,7 @@ from serving.activator.usage import ResponseCounts, request_model
 class Outcome:
     """Filled in as a request goes through the proxy; read once for the record at the end."""
 
-    __slots__ = ("code", "counts", "finish", "hold_s", "stream")
+    __slots__ = ("code", "complete", "counts", "finish", "hold_s", "stream")
 
     def __init__(self) -> None:
         self.code = 0
@@ -17,6 +17,9 @@ class Outcome:
         self.stream = False
         self.finish: str | None = None  # set by the proxy for abort, error, timeout, rejected
         self.counts: ResponseCounts | None = None
+        # True once every byte of the upstream answer was handed to the client: a hang-up after
+        # that (during the final drain) is not an abort.
+        self.complete = False
 
 
 def _round(value: float | None) -> float | None:

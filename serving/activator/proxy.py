@@ -160,9 +160,12 @@ class Proxy:
         except asyncio.CancelledError:
             # The client went away (aiohttp cancels the handler); leaving here closes the upstream
             # connection, which is how vLLM learns to abort the generation.
-            outcome.code = int(CODE_CLIENT_GONE)
-            outcome.finish = "abort"
-            self._metrics.request_done(CODE_CLIENT_GONE)
+            if outcome.complete:
+                self._metrics.request_done(outcome.code)
+            else:
+                outcome.code = int(CODE_CLIENT_GONE)
+                outcome.finish = "abort"
+                self._metrics.request_done(CODE_CLIENT_GONE)
             raise
         finally:
             self.active -= 1
@@ -282,15 +285,16 @@ class Proxy:
                     raise _ClientGone() from None
                 if counter is not None:
                     counter.feed(chunk, self._clock())
+            # Every chunk went out. A client that hangs up now (e.g. right after `data: [DONE]`)
+            # got the whole answer: not an abort, whether the final drain fails or is cancelled.
+            outcome.counts = counter.counts() if counter is not None else None
+            outcome.complete = True
+            upstream.release()
             try:
                 await stream.write_eof()
             except ConnectionError:
-                # Every chunk reached the client (e.g. it closed right after `data: [DONE]`); only
-                # the terminating chunk could not be written. The answer is complete, not aborted.
                 log.debug("client closed before the final chunk of a complete answer")
             self._metrics.request_done(upstream.status)
-            outcome.counts = counter.counts() if counter is not None else None
-            upstream.release()
             return stream
         except _ClientGone:
             upstream.close()
