@@ -27,8 +27,9 @@ from serving.stack.process import ManagedProcess, start_process
 class ControllerOptions:
     prometheus_url: str
     kubeconfig: Path
-    namespace: str
+    namespace: str  # where it lives (its leader Lease); it watches only there unless watch_all
     identity: str = "tokenscale-controller-0"
+    watch_all: bool = False  # every namespace, as shipped (cluster-wide list/watch)
     interval_s: float = 1.0
     leader_elect: bool = False
     lease_name: str = "tokenscale-controller"
@@ -70,11 +71,11 @@ class ControllerProcess:
         loaded: dict[str, Any] = json.loads(body)
         return loaded
 
-    def decision(self, deployment: str) -> dict[str, Any] | None:
+    def decision(self, namespace: str, deployment: str) -> dict[str, Any] | None:
         """The last tick's row for the Deployment (desired, current, reason, message, ...)."""
         tick = self.debug_tick()
         for row in (tick or {}).get("targets") or []:
-            if row.get("deployment") == deployment:
+            if row.get("namespace") == namespace and row.get("deployment") == deployment:
                 found: dict[str, Any] = row
                 return found
         return None
@@ -104,11 +105,12 @@ def controller_argv(options: ControllerOptions, port: int) -> list[str]:
         sys.executable, "-m", "scaler.cli", "run",
         "--prometheus-url", options.prometheus_url,
         "--kubeconfig", str(options.kubeconfig),
-        "--namespace", options.namespace,
         "--interval", f"{options.interval_s:g}",
         "--rate-window", options.rate_window,
         "--metrics-bind-address", f"{LOOPBACK}:{port}",
     ]  # fmt: skip
+    if not options.watch_all:
+        argv += ["--namespace", options.namespace]
     if options.leader_elect:
         argv += ["--leader-elect", "--lease-namespace", options.namespace, "--lease-name", options.lease_name]
     return argv

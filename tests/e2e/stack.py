@@ -59,6 +59,9 @@ class StackSpec:
     activator_endpoints: str = "endpointslices"
     controllers: int = 1
     leader_elect: bool = False
+    # Watch every namespace, as the shipped Deployment does (cluster-wide list/watch through the
+    # ClusterRole); by default a controller watches only its test's namespace.
+    watch_all_namespaces: bool = False
     interval_s: float = 1.0
     # Extra vLLM emulator flags (e.g. --time-scale to make requests last longer).
     emulator_args: tuple[str, ...] = ()
@@ -139,6 +142,7 @@ class ServingStack:
             identity=identity,
             interval_s=self.spec.interval_s,
             leader_elect=self.spec.leader_elect,
+            watch_all=self.spec.watch_all_namespaces,
             port=port,
         )
         controller = start_controller(options, self.workdir)
@@ -309,7 +313,7 @@ def wait_for_reason(stack: ServingStack, reasons: set[str], timeout_s: float, co
     last: dict[str, Any] | None = None
     proc = stack.controllers[controller]
     for _ in range(int(timeout_s / 0.25) + 1):
-        last = proc.decision(stack.deployment)
+        last = proc.decision(stack.namespace, stack.deployment)
         if last is not None and last.get("reason") in reasons:
             return last
         if time.monotonic() >= deadline:

@@ -40,7 +40,7 @@ class DecisionRecorder:
             for _ in range(int(MAX_WATCH_S / 0.2)):  # bounded even if stop() is never called
                 if self._stop.wait(0.2):
                     return
-                row = self.stack.controller.decision(self.stack.deployment)
+                row = self.stack.controller.decision(self.stack.namespace, self.stack.deployment)
                 if row is not None:
                     self.rows.append((time.monotonic(), row))
 

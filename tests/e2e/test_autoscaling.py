@@ -46,7 +46,8 @@ IDLE_AT_THREE = {
 
 
 def test_replayed_burst_scales_up(serving_stack: Callable[[StackSpec], ServingStack]) -> None:
-    stack = serving_stack(StackSpec(replicas=1, autoscaler=BURST))
+    # Cluster-wide watches, as shipped: the ClusterRole's list/watch in every namespace is used.
+    stack = serving_stack(StackSpec(replicas=1, autoscaler=BURST, watch_all_namespaces=True))
     timeline = Timeline(stack)
     timeline.until(lambda s: s.reason == "Steady" and s.emulated == 1, 40, "a steady replica before the burst")
 
@@ -68,7 +69,8 @@ def test_replayed_burst_scales_up(serving_stack: Callable[[StackSpec], ServingSt
     assert all(e.reporting_instance == stack.controller.identity for e in ups)
     assert any("1 -> " in e.message for e in ups), [e.message for e in ups]
     wait_for(lambda: stack.status().get("currentReplicas") == stack.replicas(), 10, "the status to follow")
-    assert stack.controller.metric("tokenscale_scale_events_total", {"direction": "up"}) == len(ups)
+    mine = {"namespace": stack.namespace, "deployment": stack.deployment, "direction": "up"}
+    assert stack.controller.metric("tokenscale_scale_events_total", mine) == len(ups)
     # Prometheus scrapes the controller too: its published count is there.
     published = f'tokenscale_current_replicas{{namespace="{stack.namespace}", deployment="{stack.deployment}"}}'
     wait_for(lambda: stack.prometheus_value(published) == stack.replicas(), 10, "the controller's series in Prometheus")

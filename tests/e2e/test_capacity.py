@@ -52,7 +52,7 @@ def test_exhausted_gpus_hold_the_count_and_say_why(serving_stack: Callable[[Stac
     assert all(s.replicas == 2 for s in held), f"runaway scale-up:\n{timeline.tail(30)}"
     assert all(s.ready == 1 for s in held)
 
-    decision = stack.controller.decision(stack.deployment) or {}
+    decision = stack.controller.decision(stack.namespace, stack.deployment) or {}
     assert "Insufficient nvidia.com/gpu" in decision["message"], decision
     capacity = stack.condition("CapacityAvailable")
     assert capacity is not None and capacity["status"] == "False", capacity

@@ -119,7 +119,7 @@ def test_one_leader_acts_and_a_standby_takes_over(serving_stack: Callable[[Stack
         first = leading(stack, 30)
         standby = next(c for c in stack.controllers if c is not first)
         assert not standby.leader()
-        wait_for(lambda: first.decision(stack.deployment), timeout_s=30, what="a first decision")
+        wait_for(lambda: first.decision(stack.namespace, stack.deployment), timeout_s=30, what="a first decision")
         scale_to_min(stack, 2)
 
         # Crash: the Lease expires on the standby's clock, then it takes over.

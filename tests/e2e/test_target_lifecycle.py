@@ -48,7 +48,7 @@ def test_deleted_then_recreated_target(serving_stack: Callable[[StackSpec], Serv
     # From here no /scale write can succeed until the target is back: every later scale Event
     # would be a decision about the new object.
     scaled_before = len(scale_events(stack.api, stack.namespace))
-    decision = stack.controller.decision(stack.deployment) or {}
+    decision = stack.controller.decision(stack.namespace, stack.deployment) or {}
     assert decision["message"] == f"Deployment {stack.namespace}/{stack.deployment} not found", decision
     absent = timeline.during(3)
     assert all(s.replicas is None and s.reason == "HoldTargetMissing" for s in absent), timeline.tail()

@@ -28,7 +28,7 @@ class Timeline:
     def sample(self) -> Sample:
         replicas = self.stack.replicas()
         ready = self.stack.ready() if replicas is not None else 0
-        decision = self.stack.controller.decision(self.stack.deployment) or {}
+        decision = self.stack.controller.decision(self.stack.namespace, self.stack.deployment) or {}
         s = Sample(
             t=round(time.monotonic() - self.started, 2),
             replicas=replicas,
