@@ -238,7 +238,7 @@ def _start_activator(stack: ServingStack, upstream: str) -> ActivatorProcess:
         "--endpoints", stack.spec.activator_endpoints, "--health-interval", "100ms",
         "--kubeconfig", str(kubeconfig), "--bind-address", f"{LOOPBACK}:{port}",
         "--metrics-bind-address", f"{LOOPBACK}:{metrics_port}", "--hold-timeout", "90s", "--drain-grace", "2s",
-        "--event-loop", "asyncio",
+        "--event-loop", "asyncio",  # uvloop is optional; the tests must not depend on it
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")} | {"POD_NAME": "vllm-activator-0"}
     process = start_process("activator", argv, stack.workdir / "activator.log", env=env)
