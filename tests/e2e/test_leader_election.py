@@ -108,8 +108,12 @@ def stale_claims(stack: ServingStack, stopping: ControllerProcess, timeout_s: fl
 
 
 def scale_to_min(stack: ServingStack, replicas: int) -> None:
+    """Raise minReplicas; wait for the scale and for its Event (recorded just after the /scale
+    write: a leader killed in between would leave the scale without its Event)."""
+    before = len(scale_events(stack.api, stack.namespace))
     patch_autoscaler_spec(stack.api, stack.namespace, AUTOSCALER, {"minReplicas": replicas})
     wait_for(lambda: stack.replicas() == replicas, timeout_s=20, what=f"{replicas} replicas")
+    wait_for(lambda: len(scale_events(stack.api, stack.namespace)) > before, timeout_s=10, what="the scale Event")
 
 
 def test_one_leader_acts_and_a_standby_takes_over(serving_stack: Callable[[StackSpec], ServingStack]) -> None:
