@@ -285,6 +285,11 @@ class Proxy:
                     raise _ClientGone() from None
                 if counter is not None:
                     counter.feed(chunk, self._clock())
+                    if isinstance(counter, SseCounter) and counter.finished and not outcome.complete:
+                        # The finishing chunk reached the client: from here a hang-up (clients
+                        # often close right after `data: [DONE]`) is not an abort.
+                        outcome.counts = counter.counts()
+                        outcome.complete = True
             # Every chunk went out. A client that hangs up now (e.g. right after `data: [DONE]`)
             # got the whole answer: not an abort, whether the final drain fails or is cancelled.
             outcome.counts = counter.counts() if counter is not None else None
@@ -298,6 +303,9 @@ class Proxy:
             return stream
         except _ClientGone:
             upstream.close()
+            if outcome.complete:  # the client had the whole answer; only trailing bytes were lost
+                self._metrics.request_done(outcome.code)
+                return web.Response(status=outcome.code)
             outcome.code = int(CODE_CLIENT_GONE)
             outcome.finish = "abort"
             self._metrics.request_done(CODE_CLIENT_GONE)

@@ -44,6 +44,7 @@ class SseCounter:
         self._chunks = 0
         self._first: float | None = None
         self._last: float | None = None
+        self.finished = False  # a finish_reason or `data: [DONE]` went by: the answer is whole
 
     def feed(self, data: bytes, now: float) -> None:
         self._pending += data
@@ -67,7 +68,10 @@ class SseCounter:
             if not line.startswith(b"data:"):
                 continue
             payload = line[5:].strip()
-            if not payload or payload == b"[DONE]":
+            if payload == b"[DONE]":
+                self.finished = True
+                continue
+            if not payload:
                 continue
             try:
                 chunk = json.loads(payload)
@@ -93,6 +97,7 @@ class SseCounter:
                 has_content = True
             if choice.get("finish_reason"):
                 self._finish = str(choice["finish_reason"])
+                self.finished = True
         if has_content:
             self._chunks += 1
             if self._first is None:

@@ -270,3 +270,53 @@ async def test_a_body_over_the_limit_is_refused_with_413(client: aiohttp.ClientS
     finally:
         await activator.stop()
         server.close()
+
+
+async def test_a_client_that_hangs_up_after_the_finishing_chunk_got_a_complete_answer(tmp_path: Path) -> None:
+    # Clients often close as soon as the answer is whole, before `data: [DONE]` or the chunked
+    # encoding's last chunk; the activator then fails a write or has its handler cancelled. The
+    # answer was complete: it must be recorded as such (status, tokens), not as an abort.
+    from aiohttp import web
+
+    async def slow_done(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for i in range(8):
+            finish = '"length"' if i == 7 else "null"
+            chunk = f'{{"model":"bench","choices":[{{"index":0,"text":"w{i} ","finish_reason":{finish}}}]}}'
+            await response.write(f"data: {chunk}\n\n".encode())
+        await asyncio.sleep(0.5)  # the client hangs up here
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/completions", slow_done)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    activator, _ = await _activator(port, "--records-dir", str(tmp_path))
+    try:
+        for _ in range(5):
+            reader, writer = await asyncio.open_connection("127.0.0.1", activator.port)
+            body = json.dumps({"model": "bench", "prompt": "words", "stream": True}).encode()
+            writer.write(
+                b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+            seen = b""
+            while b'"finish_reason":"length"' not in seen:
+                chunk = await asyncio.wait_for(reader.read(65536), 10)
+                assert chunk, "connection closed before the finishing chunk"
+                seen += chunk
+            writer.transport.abort()
+        await asyncio.sleep(1.0)
+    finally:
+        await activator.stop()
+        await runner.cleanup()
+    records = [RequestRecord.from_json(line) for f in tmp_path.rglob("*.jsonl") for line in f.read_text().splitlines()]
+    assert len(records) == 5
+    assert {(r.status, r.finish_reason, r.output_tokens) for r in records} == {(200, "length", 8)}
