@@ -1,9 +1,11 @@
-"""Run one emulated vLLM replica for every Ready pod of the watched Deployments in a KWOK cluster.
+"""Run one emulated vLLM replica for every running pod of the watched Deployments in a KWOK cluster.
 
 KWOK pods are fake: they get a 10.x IP nobody serves. This watcher reads pod status from the API
-server and keeps the emulator's replicas equal to the Ready pods (through `EmulatorBridge`, on
-127.0.0.1), so Prometheus scrapes a replica exactly while its pod is Ready, the way a PodMonitor
-would. It never connects to a pod IP.
+server and keeps the emulator's replicas equal to the pods bound to a node and not terminating
+(through `EmulatorBridge`, on 127.0.0.1). The replica starts when the pod is bound, not when it
+turns Ready: a real container's server exists before the kubelet marks the pod Ready, and an
+activator that releases requests on the EndpointSlice's ready flag must find it serving. It never
+connects to a pod IP.
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ def is_ready(pod: Mapping[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
 
 
+def is_serving(pod: Mapping[str, Any]) -> bool:
+    """Bound to a node, not terminating, not finished: its (emulated) server should be up."""
+    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    bound = bool((pod.get("spec") or {}).get("nodeName"))
+    return bound and not meta.get("deletionTimestamp") and status.get("phase") in ("Pending", "Running")
+
+
 class KwokPodBridge:
     """Watch pods in `namespace` (optionally only some Deployments) and mirror Ready ones."""
 
@@ -67,19 +76,19 @@ class KwokPodBridge:
             self._watch.stop()
         self._thread.join(10)
 
-    def ready_pods(self) -> dict[str, list[str]]:
+    def serving_pods(self) -> dict[str, list[str]]:
         ready: dict[str, list[str]] = {}
         for pod in self._pods.values():
             deployment = deployment_of(pod)
             if deployment is None or (self._only is not None and deployment not in self._only):
                 continue
             names = ready.setdefault(deployment, [])
-            if is_ready(pod):
+            if is_serving(pod):
                 names.append(pod["metadata"]["name"])
         return ready
 
     def _sync(self) -> None:
-        for deployment, pods in self.ready_pods().items():
+        for deployment, pods in self.serving_pods().items():
             self._emulator.sync_quietly(self._namespace, deployment, sorted(pods))
         self.syncs += 1
 
