@@ -52,7 +52,7 @@ class Scenario:
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("conv-x10", "azure2023_conv.csv", 10, "Azure conversation x10: slow ramp, 5-10 replicas"),
-    Scenario("code-x10", "azure2023_code.csv", 10, "Azure code x10: on/off bursts, prefill-heavy", gpu_limit=128),
+    Scenario("code-x10", "azure2023_code.csv", 10, "Azure code x10: on/off bursts, prefill-heavy, 128-GPU cluster", gpu_limit=128),
     Scenario("mooncake-x1", "mooncake_synthetic.csv", 1, "Mooncake x1: long prompts (p50 11.6k tokens)"),
     Scenario("code-x1", "azure2023_code.csv", 1, "Azure code x1: idle gaps, scale to zero"),
     Scenario("servegen-day1", "servegen-m-large-days1-7", 1,

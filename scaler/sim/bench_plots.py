@@ -78,14 +78,25 @@ class Point:
 def plot_pareto(path: Path, title: str, points: Sequence[Point], goal: float = 0.99) -> None:
     """TTFT-SLO attainment against GPU-hours, one marker per policy variant (up and left is better)."""
     fig, ax = plt.subplots(figsize=(7.5, 5))
-    for p in points:
+    xs = [p.gpu_hours for p in points]
+    ys = [p.ttft_attainment * 100 for p in points]
+    x_span = max(max(xs) - min(xs), 1e-9)
+    y_span = max(max(ys) - min(ys), 1e-9)
+    for index, p in enumerate(points):
         marker = "*" if p.label.startswith("tokenscale") else ("s" if p.label == "oracle" else "o")
-        ax.scatter(p.gpu_hours, p.ttft_attainment * 100, s=140 if marker == "*" else 60, marker=marker,
+        ax.scatter(xs[index], ys[index], s=140 if marker == "*" else 60, marker=marker,
                    color=color(p.label), edgecolor="black", linewidth=0.5, zorder=3)  # fmt: skip
-        ax.annotate(p.label, (p.gpu_hours, p.ttft_attainment * 100), textcoords="offset points", xytext=(6, 4),
+        # Stack the labels of points that sit on top of each other.
+        crowd = sum(
+            1
+            for other in range(index)
+            if abs(xs[other] - xs[index]) < 0.04 * x_span and abs(ys[other] - ys[index]) < 0.04 * y_span
+        )
+        ax.annotate(p.label, (xs[index], ys[index]), textcoords="offset points", xytext=(6, 4 - 10 * crowd),
                     fontsize=8)  # fmt: skip
     ax.axhline(goal * 100, color="#444444", linestyle="--", linewidth=0.8)
-    ax.text(ax.get_xlim()[0], goal * 100, f" goal {goal * 100:g} %", va="bottom", fontsize=8, color="#444444")
+    ax.text(ax.get_xlim()[1], goal * 100, f"goal {goal * 100:g} % ", va="bottom", ha="right", fontsize=8,
+            color="#444444")  # fmt: skip
     ax.set_xlabel("GPU-hours (billed from pod start, cold starts included)")
     ax.set_ylabel("TTFT SLO attainment (%)")
     low = min([p.ttft_attainment * 100 for p in points] + [goal * 100])
