@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from metrics.catalog import (
@@ -34,6 +34,7 @@ from scaler.kube.writer import ScaleResult
 from scaler.observation import Observation, WakePoke
 from scaler.ports import ClusterPort
 from scaler.reasons import Reason
+from scaler.startup import StartupClock
 from scaler.state import ScalerState, record_scale
 from scaler.status import build_status, conditions_for, material
 
@@ -140,6 +141,7 @@ class Controller:
         self._shadow_desired: dict[tuple[str, str, str], int] = {}
         self._target_uids: dict[tuple[str, str, str], str] = {}
         self._throttle = Throttle()
+        self._startups = StartupClock()
         self._record_lock = threading.Lock()
         self._last: TickRecord | None = None
 
@@ -233,7 +235,8 @@ class Controller:
             decision = Decision(None, 0, Reason.HOLD_TARGET_MISSING, f"{what} not found")
         else:
             poke = pokes.get(target.key)
-            obs = Observation(target.kube, snapshot.for_target(target.key), failed, poke)
+            kube = replace(target.kube, pod_startup_seconds=self._startups.observe(key, target.kube, now))
+            obs = Observation(kube, snapshot.for_target(target.key), failed, poke)
             decision, state = decide(target.spec, obs, state, now)
         scaled: ScaleResult | None = None
         write_error: str | None = None
@@ -253,6 +256,7 @@ class Controller:
                 if scaled is not None and scaled.applied:
                     state = record_scale(state, now, decision.current_replicas, scaled.replicas)
                     self._last_scale[key] = now
+                    self._startups.scaled(key, decision.current_replicas, scaled.replicas, now)
                     self._event(target, "Normal", decision.reason.value,
                                 f"{decision.current_replicas} -> {scaled.replicas}: {decision.message}", kube_errors)  # fmt: skip
                 elif scaled is not None:
