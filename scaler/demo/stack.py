@@ -24,6 +24,7 @@ from serving.stack.kwok import KwokCluster, KwokClusterConfig
 from serving.stack.kwok_bridge import KwokPodBridge
 from serving.stack.notification_sink import NotificationSink
 from serving.stack.ports import LOOPBACK, free_port
+from serving.stack.probe import answers
 from serving.stack.process import ManagedProcess, start_process
 from serving.stack.prometheus import PrometheusConfig, PrometheusServer, ScrapeJob, start_prometheus
 
@@ -59,20 +60,6 @@ def _wait_json(path: Path, process: ManagedProcess, timeout_s: float) -> dict[st
     process.wait_until(path.exists, timeout_s, f"{path.name} written")
     data: dict[str, object] = json.loads(path.read_text())
     return data
-
-
-def _http_ok(url: str) -> Callable[[], bool]:
-    import urllib.error
-    import urllib.request
-
-    def probe() -> bool:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                return bool(response.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
-
-    return probe
 
 
 @contextlib.contextmanager
@@ -146,7 +133,7 @@ def running_stack(settings: DemoSettings, workdir: Path, say: Say) -> Iterator[S
         )  # fmt: skip
         stop.callback(activator.stop)
         activator_url = f"http://{LOOPBACK}:{activator_port}"
-        activator.wait_until(_http_ok(f"http://{LOOPBACK}:{activator_metrics}/metrics"), 30, "activator metrics")
+        activator.wait_until(answers(f"http://{LOOPBACK}:{activator_metrics}/metrics"), 30, "activator metrics")
 
         # 5. Alertmanager with the shipped routing, Slack and PagerDuty pointed at a loopback sink.
         sink, alertmanager = _alerting(workdir, stop)
@@ -181,7 +168,7 @@ def running_stack(settings: DemoSettings, workdir: Path, say: Say) -> Iterator[S
         )  # fmt: skip
         stop.callback(controller.stop)
         controller_url = f"http://{LOOPBACK}:{controller_port}"
-        controller.wait_until(_http_ok(f"{controller_url}/readyz"), 60, "controller ready")
+        controller.wait_until(answers(f"{controller_url}/readyz"), 60, "controller ready")
         timings["stack_s"] = time.monotonic() - started
         say(f"stack up in {timings['stack_s']:.0f} s: Prometheus {prometheus.url}, controller {controller_url}, "
             f"activator {activator_url}")  # fmt: skip

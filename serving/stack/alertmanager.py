@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from serving.stack.ports import LOOPBACK, free_port
+from serving.stack.probe import answers
 from serving.stack.process import ManagedProcess, ProcessFailed, start_process
 
 BINARY = "prometheus-alertmanager"
@@ -82,15 +83,8 @@ def start_alertmanager(
         process=process, port=port, workdir=workdir, config_path=config_path, _owns_workdir=owns
     )
 
-    def ready() -> bool:
-        try:
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as resp:
-                return bool(resp.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
-
     try:
-        process.wait_until(ready, ready_timeout_s, "/-/ready")
+        process.wait_until(answers(f"{url}/-/ready"), ready_timeout_s, "/-/ready")
     except ProcessFailed:
         server.stop()
         raise
