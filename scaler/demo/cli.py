@@ -130,7 +130,31 @@ def _extras(stack: Stack, out: Path, start: float, end: float) -> list[str]:
             extras.append("![cost](cost.png)")
     else:
         extras.append(f"Cost report failed: {cost.stderr.strip()[-500:]}")
+    extras += _drift(stack, out, start, end)
     return extras
+
+
+def _drift(stack: Stack, out: Path, start: float, end: float) -> list[str]:
+    """The replay's first half as the reference, its second half as the current window.
+
+    A few minutes hold a few hundred requests, so the demo lowers the minimum sample sizes
+    (1000 reference / 500 current by default) to 200 / 100; below those it says so.
+    """
+    middle = (start + end) / 2
+    drift = subprocess.run(
+        [sys.executable, "-m", "scaler.cli", "drift", "--records-dir", str(stack.records_dir),
+         "--reference", f"window:{start:.0f}..{middle:.0f}", "--current", f"window:{middle:.0f}..{end:.0f}",
+         "--namespace", NAMESPACE, "--deployment", stack.deployment, "--out", str(out / "drift"),
+         "--plot", str(out / "drift.png"), "--min-reference", "200", "--min-current", "100"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    if drift.returncode != 0:
+        return [f"Drift report failed: {drift.stderr.strip()[-500:]}"]
+    lines = ["## Drift report (`tokenscale drift`: the replay's first half against its second half)", ""]
+    lines += ["```", drift.stdout.strip(), "```"]
+    if (out / "drift.png").exists():
+        lines.append("![drift](drift.png)")
+    return lines
 
 
 def _alert_title(payload: dict[str, Any]) -> str:

@@ -38,4 +38,5 @@ def test_short_demo_runs_end_to_end_and_writes_a_report(tmp_path: Path) -> None:
     at_zero = int(row(report, "time at zero replicas", r"(\d+) s")[0])
     assert at_zero > 0
     assert "Cost report" in report
+    assert "Drift report" in report and "Drift report failed" not in report
     assert re.search(r"requests \d+/\d+ +\[", output), "no live progress lines"
