@@ -30,11 +30,17 @@ def _sampled(values: Sequence[Value], limit: int, rng: random.Random) -> list[Va
 
 
 def report_paths(out_dir: Path, key: GroupKey, created_at: float) -> tuple[Path, Path]:
-    """<out>/<namespace>/<deployment>/<model>/<UTC time>.html and .json (model made path-safe)."""
+    """<out>/<namespace>/<deployment>/<model>/<UTC time, ms>.html and .json (model made path-safe)."""
     model = re.sub(r"[^A-Za-z0-9._-]+", "_", key.model) or "_"
-    stamp = datetime.fromtimestamp(created_at, UTC).strftime("%Y%m%dT%H%M%SZ")
-    base = out_dir / key.namespace / key.deployment / model / stamp
-    return base.with_suffix(".html"), base.with_suffix(".json")
+    moment = datetime.fromtimestamp(created_at, UTC)
+    # Milliseconds, and a counter on a clash: two reports in one second must not overwrite.
+    stamp = moment.strftime("%Y%m%dT%H%M%S") + f"{moment.microsecond // 1000:03d}Z"
+    folder = out_dir / key.namespace / key.deployment / model
+    name, n = stamp, 1
+    while (folder / f"{name}.html").exists() or (folder / f"{name}.json").exists():
+        n += 1
+        name = f"{stamp}-{n}"
+    return folder / f"{name}.html", folder / f"{name}.json"
 
 
 def run_report(
@@ -105,7 +111,10 @@ def _finish(
         str(html_path) if html_path else None, message,
     )  # fmt: skip
     if out_dir is not None:
-        _, json_path = report_paths(out_dir, key, created_at)
+        # Beside its HTML when there is one: asking for fresh paths now would see the HTML as a clash.
+        json_path = (
+            html_path.with_name(f"{html_path.stem}.json") if html_path else report_paths(out_dir, key, created_at)[1]
+        )
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(summary(report), indent=2, allow_nan=False) + "\n")
     return report

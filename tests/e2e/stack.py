@@ -52,10 +52,9 @@ class StackSpec:
     autoscaler: Mapping[str, Any] | None = None  # InferenceAutoscaler spec (scaleTargetRef added)
     activator: bool = False
     # Where the activator reads readiness: the engine Service's EndpointSlices on the API server
-    # (as in a cluster), or GET <emulator service>/health every 100 ms. KWOK marks a pod Ready a
-    # few milliseconds before the bridge has started its emulated replica, so with EndpointSlices
-    # a request released at that instant can reach the emulator before any replica serves it;
-    # tests that assert every held request is answered use upstream-health.
+    # (as in a cluster), or GET <emulator service>/health every 100 ms. The bridge starts a pod's
+    # emulated server when the pod is bound, before KWOK marks it Ready, so a request released on
+    # the EndpointSlice's ready flag always finds it serving.
     activator_endpoints: str = "endpointslices"
     controllers: int = 1
     leader_elect: bool = False

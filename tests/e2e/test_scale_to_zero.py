@@ -100,9 +100,10 @@ async def _send_held(url: str, n: int) -> list[tuple[int, float]]:
 
 
 def test_wake_from_zero_through_the_activator(serving_stack: Callable[[StackSpec], ServingStack]) -> None:
-    # Readiness from the emulator's service (see StackSpec.activator_endpoints): a request is
-    # released only once the bridge serves the new pod.
-    spec = StackSpec(replicas=0, autoscaler=TO_ZERO, activator=True, activator_endpoints="upstream-health")
+    # The whole real path: the activator holds until the engine Service's EndpointSlice says a pod
+    # is Ready; the bridge starts the pod's emulated server when the pod is bound, so a released
+    # request always finds it serving (as a real container's server exists before readiness).
+    spec = StackSpec(replicas=0, autoscaler=TO_ZERO, activator=True, activator_endpoints="endpointslices")
     stack = serving_stack(spec)
     assert stack.activator is not None
     timeline = Timeline(stack)
