@@ -181,7 +181,9 @@ def decide(spec: AutoscalerSpec, obs: Observation, state: ScalerState, now: floa
         held, _ = _activator_demand(obs)
         wanted = min(_replicas_for_held(spec, held or 0.0), spec.max_replicas)
         if wanted > current and kube.unschedulable_pods == 0:
-            desired = min(wanted, scale_up_limit(spec.behavior.scale_up, state.events, current, now))
+            # minReplicas is a bound, not a rate: it wins over the scale-up policy, as in _bounds_only.
+            limited = min(wanted, scale_up_limit(spec.behavior.scale_up, state.events, current, now))
+            desired = min(max(limited, spec.floor_when_serving), spec.max_replicas)
             if desired > current:
                 message = f"{held:g} requests held at the activator while {current} replica(s) start"
                 return Decision(desired, current, Reason.WAKE_FROM_ZERO, message), state

@@ -317,3 +317,13 @@ def test_requests_held_while_the_first_replica_starts_keep_sizing_the_wake() -> 
     assert (more.desired_replicas, more.reason) == (4, Reason.WAKE_FROM_ZERO)  # 4 pods per 15 s, the first included
     steady = tl.tick(values={SignalName.ACTIVATOR_PENDING: 30.0})
     assert (steady.desired_replicas, steady.reason) == (None, Reason.HOLD_PODS_STARTING)
+
+
+def test_requests_held_while_replicas_start_below_min_go_straight_to_min() -> None:
+    # Found by the min/max property: 1 replica starting, minReplicas 3, 7 requests held. Sizing by
+    # the held requests alone asked for 2; the floor is a bound and must win.
+    tl = Timeline(spec(minReplicas=3, maxReplicas=3, signals=[{"type": "WaitingRequests", "targetPerReplica": 4}]),
+                  replicas=1)  # fmt: skip
+    tl.ready = 0
+    d = tl.tick(values={SignalName.ACTIVATOR_PENDING: 7.0})
+    assert d.desired_replicas == 3
