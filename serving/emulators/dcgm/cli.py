@@ -8,11 +8,8 @@ the same exporters in its own process (its --dcgm-nodes flag).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
 import logging
-import signal
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +20,7 @@ from serving.emulators.dcgm.exporter import DcgmExporters
 from serving.emulators.dcgm.render import RenderOptions
 from serving.emulators.dcgm.telemetry import ReplicaLoad
 from serving.emulators.dcgm.topology import parse_nodes
+from serving.emulators.process import run_main, stop_on_signals
 from serving.stack.ports import LOOPBACK
 
 log = logging.getLogger("serving.emulators.dcgm")
@@ -82,11 +80,7 @@ async def run(args: argparse.Namespace) -> int:
     exporters = DcgmExporters(
         parse_nodes(args.nodes), poller, options, args.collect_interval_ms / 1000, file_sd=args.file_sd
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+    stop = stop_on_signals()
     try:
         await exporters.start(args.ports)
         described = exporters.describe()
@@ -102,12 +96,4 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m serving.emulators.dcgm", description=__doc__)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    try:
-        return asyncio.run(run(args))
-    except (ValueError, KeyError) as exc:
-        parser.error(str(exc))
-    return 2
+    return run_main("python -m serving.emulators.dcgm", __doc__, add_arguments, run, argv)

@@ -9,13 +9,10 @@ dcgm-exporter emulators for those nodes run in the same process, tied to the rep
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
 import logging
 import os
 import re
-import signal
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from serving.emulators.process import run_main, stop_on_signals
 from serving.emulators.vllm.fleet import FileSdWriter, Fleet, ReplicaDefaults, pod_name
 from serving.emulators.vllm.metric_names import MetricsSurface, Naming
 from serving.emulators.vllm.service import build_service_app
@@ -143,11 +141,7 @@ async def run(args: argparse.Namespace) -> int:
         from serving.emulators.dcgm.inprocess import attach_dcgm
 
         dcgm = await attach_dcgm(fleet, args)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+    stop = stop_on_signals()
     service_url = f"http://{LOOPBACK}:{service_port}"
     ready: dict[str, Any] = {
         "service_url": service_url,
@@ -169,12 +163,4 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m serving.emulators.vllm", description=__doc__)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    try:
-        return asyncio.run(run(args))
-    except (ValueError, KeyError) as exc:
-        parser.error(str(exc))
-    return 2
+    return run_main("python -m serving.emulators.vllm", __doc__, add_arguments, run, argv)
