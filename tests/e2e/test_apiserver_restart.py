@@ -4,19 +4,16 @@ once the server is back, and the outage causes no scale change."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
 from tests.e2e.autoscalers import scale_events
 from tests.e2e.stack import ServingStack, StackSpec, wait_for_reason
+from tests.e2e.timeline import BackgroundSampler
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
-MAX_WATCH_S = 240.0
 
 SPEC = {
     "minReplicas": 2,
@@ -26,41 +23,14 @@ SPEC = {
 }
 
 
-@dataclass
-class DecisionRecorder:
-    """Polls the controller's /debug/tick on a thread: every decision it made, with its time."""
-
-    stack: ServingStack
-    rows: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> DecisionRecorder:
-        def run() -> None:
-            for _ in range(int(MAX_WATCH_S / 0.2)):  # bounded even if stop() is never called
-                if self._stop.wait(0.2):
-                    return
-                row = self.stack.controller.decision(self.stack.namespace, self.stack.deployment)
-                if row is not None:
-                    self.rows.append((time.monotonic(), row))
-
-        self._thread = threading.Thread(target=run, name="decisions", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-
 def test_apiserver_restart_holds_then_recovers_without_a_wrong_decision(
     serving_stack: Callable[[StackSpec], ServingStack],
 ) -> None:
     stack = serving_stack(StackSpec(replicas=2, autoscaler=SPEC))
     wait_for_reason(stack, {"Steady"}, 40)
     holds_before = stack.controller.metric("tokenscale_decisions_total", {"reason": "HoldKubernetesView"}) or 0.0
-    recorder = DecisionRecorder(stack).start()
+    recorder = BackgroundSampler(lambda: stack.controller.decision(stack.namespace, stack.deployment))
+    recorder.start("decisions")
     try:
         restarted = time.monotonic()
         timing = stack.cluster.restart_apiserver()
@@ -70,16 +40,16 @@ def test_apiserver_restart_holds_then_recovers_without_a_wrong_decision(
     finally:
         recorder.stop()
     assert resumed["current"] == 2
-    holds = [at for at, row in recorder.rows if row["reason"] == "HoldKubernetesView"]
+    holds = [at for at, row in recorder.samples if row["reason"] == "HoldKubernetesView"]
     assert holds, "no HoldKubernetesView seen"
-    recovered = next(at for at, row in recorder.rows if at > holds[-1] and row["reason"] == "Steady")
+    recovered = next(at for at, row in recorder.samples if at > holds[-1] and row["reason"] == "Steady")
     print(
         f"apiserver restart: down+up {timing.total_s:.1f} s (stop {timing.stop_s:.1f} s, start {timing.start_s:.1f} s); "
         f"controller held for {holds[-1] - holds[0]:.1f} s and decided again {recovered - back:+.1f} s "
         "from the API server's /readyz"
     )
 
-    during = [row for at, row in recorder.rows if restarted <= at <= back]
+    during = [row for at, row in recorder.samples if restarted <= at <= back]
     reasons = [row["reason"] for row in during]
     assert "HoldKubernetesView" in reasons, reasons
     # The hold names the broken watch caches and why (refused connections, then 403s while the
@@ -88,7 +58,7 @@ def test_apiserver_restart_holds_then_recovers_without_a_wrong_decision(
     assert all(f"/{stack.namespace}: " in m for m in messages), messages
     print(f"hold messages while the API server was away: {sorted(set(messages))}")
     # No wrong decision: every decision in the whole window kept the count (or held).
-    wrong = [row for _, row in recorder.rows if row["desired"] not in (None, row["current"])]
+    wrong = [row for _, row in recorder.samples if row["desired"] not in (None, row["current"])]
     assert not wrong, wrong
     assert stack.replicas() == 2
     assert scale_events(stack.api, stack.namespace) == []

@@ -9,10 +9,8 @@ reported by the replica that was leading then.
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import pytest
 from kubernetes import client
@@ -22,9 +20,9 @@ from tests.e2e.autoscalers import patch_autoscaler_spec, scale_events
 from tests.e2e.controller import ControllerProcess
 from tests.e2e.kube_helpers import wait_for
 from tests.e2e.stack import AUTOSCALER, ServingStack, StackSpec
+from tests.e2e.timeline import BackgroundSampler
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
-MAX_WATCH_S = 240.0
 
 LEASE = "tokenscale-controller"
 FAILOVER_LIMIT_S = 15.0
@@ -41,35 +39,14 @@ SPEC = {
 }
 
 
-@dataclass
-class LeaderWatch:
-    """Samples every replica's tokenscale_leader on a thread (a dead replica counts as 0)."""
+def leaders_seen(stack: ServingStack) -> dict[str, bool]:
+    """Every replica's tokenscale_leader (a dead replica counts as 0)."""
+    # A killed replica's port may be reused by the next one: ask the live ones only.
+    return {c.identity: c.process.alive() and c.leader() for c in list(stack.controllers)}
 
-    stack: ServingStack
-    samples: list[tuple[float, dict[str, bool]]] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
 
-    def start(self) -> LeaderWatch:
-        def run() -> None:
-            for _ in range(int(MAX_WATCH_S / 0.2)):  # bounded even if stop() is never called
-                if self._stop.wait(0.2):
-                    return
-                # A killed replica's port may be reused by the next one: ask the live ones only.
-                seen = {c.identity: c.process.alive() and c.leader() for c in list(self.stack.controllers)}
-                self.samples.append((time.monotonic(), seen))
-
-        self._thread = threading.Thread(target=run, name="leader-watch", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def double_leaders(self) -> list[tuple[float, dict[str, bool]]]:
-        return [(t, seen) for t, seen in self.samples if sum(seen.values()) > 1]
+def double_leaders(samples: list[tuple[float, dict[str, bool]]]) -> list[tuple[float, dict[str, bool]]]:
+    return [(t, seen) for t, seen in samples if sum(seen.values()) > 1]
 
 
 def holder(api: client.ApiClient, namespace: str) -> str | None:
@@ -118,7 +95,7 @@ def scale_to_min(stack: ServingStack, replicas: int) -> None:
 
 def test_one_leader_acts_and_a_standby_takes_over(serving_stack: Callable[[StackSpec], ServingStack]) -> None:
     stack = serving_stack(StackSpec(replicas=1, autoscaler=SPEC, controllers=2, leader_elect=True))
-    watch = LeaderWatch(stack).start()
+    watch = BackgroundSampler(lambda: leaders_seen(stack)).start("leader-watch")
     try:
         first = leading(stack, 30)
         standby = next(c for c in stack.controllers if c is not first)
@@ -170,7 +147,7 @@ def test_one_leader_acts_and_a_standby_takes_over(serving_stack: Callable[[Stack
         watch.stop()
 
     assert len(watch.samples) > 50
-    assert not watch.double_leaders(), watch.double_leaders()[:5]
+    assert not double_leaders(watch.samples), double_leaders(watch.samples)[:5]
     reporters = [(e.reason, e.reporting_instance) for e in scale_events(stack.api, stack.namespace)]
     assert reporters == [
         ("BelowMinReplicas", first.identity),

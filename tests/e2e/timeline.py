@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from tests.e2e.stack import ServingStack
 
@@ -66,3 +68,40 @@ class Timeline:
 
     def peak(self) -> int:
         return max((s.replicas or 0) for s in self.samples) if self.samples else 0
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class BackgroundSampler(Generic[T]):
+    """Calls `read` every `interval_s` on a thread and keeps (monotonic time, value) for non-None values.
+
+    For what must be watched while the test itself blocks (an API server restart, a killed leader).
+    Bounded by `max_s` even if stop() is never called.
+    """
+
+    read: Callable[[], T | None]
+    interval_s: float = 0.2
+    max_s: float = 240.0
+    samples: list[tuple[float, T]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self, name: str) -> BackgroundSampler[T]:
+        def run() -> None:
+            for _ in range(int(self.max_s / self.interval_s)):
+                if self._stop.wait(self.interval_s):
+                    return
+                value = self.read()
+                if value is not None:
+                    self.samples.append((time.monotonic(), value))
+
+        self._thread = threading.Thread(target=run, name=name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
