@@ -94,14 +94,30 @@ def _progress_line(
 def _scale_events(stack: Stack) -> list[ScaleEvent]:
     from kubernetes import client
 
-    events: list[ScaleEvent] = []
     with stack.cluster.api_client() as api:
         listed = client.CoreV1Api(api).list_namespaced_event(NAMESPACE)
-        for event in listed.items:
-            if event.involved_object.kind != "InferenceAutoscaler" or event.reason not in SCALE_REASONS:
-                continue
-            when = event.last_timestamp or event.first_timestamp or event.event_time
-            events.append(ScaleEvent(when.timestamp() if when else 0.0, event.reason, event.message or ""))
+    return scale_events_from(listed.items)
+
+
+def scale_events_from(items: Sequence[Any]) -> list[ScaleEvent]:
+    """Scale events from core/v1 Events about autoscalers, oldest first.
+
+    The controller folds a repeat of the same reason and message into one Event with a count (as
+    client-go does); its first and last times are both real scale events, so both are listed.
+    """
+    events: list[ScaleEvent] = []
+    for event in items:
+        if event.involved_object.kind != "InferenceAutoscaler" or event.reason not in SCALE_REASONS:
+            continue
+        first = event.first_timestamp or event.event_time or event.last_timestamp
+        last = event.last_timestamp or first
+        message = event.message or ""
+        if first is not None:
+            events.append(ScaleEvent(first.timestamp(), event.reason, message))
+        count = event.count or 1
+        if last is not None and count > 1:
+            between = f" (and {count - 2} more like it since the first)" if count > 2 else ""
+            events.append(ScaleEvent(last.timestamp(), event.reason, message + between))
     return sorted(events, key=lambda e: e.at)
 
 
