@@ -56,6 +56,9 @@ def setup_logging(level: str, fmt: str) -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     for noisy in ("apscheduler", "urllib3", "kubernetes"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    # urllib3 logs every connection retry as a warning (three per request while the API server is
+    # away); the watch caches and the loop report the outage once, in words, so keep its errors only.
+    logging.getLogger("urllib3.connectionpool").setLevel(max(logging.ERROR, logging.getLogger().level))
 
 
 def _run_parser(parser: argparse.ArgumentParser) -> None:

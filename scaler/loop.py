@@ -28,6 +28,7 @@ from metrics.exporter import ControllerMetrics, PublishedTick, TargetRow
 from metrics.prometheus import TickResults
 from metrics.snapshot import FleetSnapshot, build_snapshot
 from scaler.decide import Decision, decide
+from scaler.kube.errors import describe_api_error
 from scaler.kube.targets import TargetInfo
 from scaler.kube.throttle import Throttle
 from scaler.kube.writer import ScaleResult
@@ -101,14 +102,6 @@ class TickRecord:
             if (ref.namespace, ref.name) == (namespace, autoscaler):
                 return outcome.decision
         return None
-
-
-def _kube_error(exc: Exception) -> str:
-    status = getattr(exc, "status", None)
-    reason = getattr(exc, "reason", None)
-    if status is not None:
-        return f"API error {status}: {reason}"
-    return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 class Controller:
@@ -249,7 +242,7 @@ class Controller:
                     scaled = self.cluster.scale(target, decision.current_replicas, decision.desired_replicas)
                     self._throttle.succeeded()
                 except Exception as exc:
-                    write_error = _kube_error(exc)
+                    write_error = describe_api_error(exc)
                     kube_errors["scale"] += 1
                     delay = self._throttle.failed(now, write_error)
                     log.warning("scale %s failed (%s); backing off %.0f s", target.target_name, write_error, delay)
@@ -284,7 +277,7 @@ class Controller:
             self.cluster.emit_event(target, event_type, reason, message)
         except Exception as exc:
             errors["event"] += 1
-            log.warning("event for %s not recorded: %s", target.autoscaler.name, _kube_error(exc))
+            log.warning("event for %s not recorded: %s", target.autoscaler.name, describe_api_error(exc))
 
     def _write_status(
         self,
@@ -315,7 +308,7 @@ class Controller:
             self._last_status_write[key] = now
         except Exception as exc:
             errors["status"] += 1
-            log.warning("status of %s not written: %s", target.autoscaler.name, _kube_error(exc))
+            log.warning("status of %s not written: %s", target.autoscaler.name, describe_api_error(exc))
 
     # --- publishing ------------------------------------------------------------------------------
     def _published(self, record: TickRecord, kube_errors: Counter[str]) -> PublishedTick:

@@ -95,7 +95,13 @@ class KubernetesCluster:
 
     # --- ClusterPort ---------------------------------------------------------------------------
     def healthy(self) -> tuple[bool, str]:
-        problems = [i.problem for i in self.informers if not i.healthy]
+        # When the API server is away every cache fails the same way: say it once, then name them.
+        by_cause: dict[str, list[str]] = {}
+        for informer in self.informers:
+            cause = informer.cause  # read once: the cache may recover between two reads
+            if cause:
+                by_cause.setdefault(cause, []).append(informer.name)
+        problems = [f"{cause} (watch caches: {', '.join(names)})" for cause, names in by_cause.items()]
         return (not problems, "; ".join(problems))
 
     def targets(self) -> list[TargetInfo]:

@@ -17,6 +17,8 @@ from typing import Any
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
+from scaler.kube.errors import describe_api_error
+
 log = logging.getLogger(__name__)
 Raw = Mapping[str, Any]
 Key = tuple[str, str]
@@ -69,9 +71,10 @@ class Informer:
             return self._healthy
 
     @property
-    def problem(self) -> str:
+    def cause(self) -> str:
+        """Why the cache is unhealthy, without its name ("" when healthy)."""
         with self._lock:
-            return "" if self._healthy else f"{self.name}: {self._problem}"
+            return "" if self._healthy else self._problem
 
     def items(self) -> list[Raw]:
         with self._lock:
@@ -172,9 +175,9 @@ class Informer:
                 if exc.status == HTTP_GONE:
                     version = None  # our version was compacted away: list again
                     continue
-                self._set_health(False, f"API error {exc.status}: {exc.reason}")
+                self._set_health(False, describe_api_error(exc))
             except Exception as exc:  # connection refused, reset, timeouts: the API server is away
-                self._set_health(False, f"{type(exc).__name__}: {str(exc)[:200]}")
+                self._set_health(False, describe_api_error(exc))
             if self._stop.wait(backoff):
                 break
             backoff = min(backoff * 2, self._max_backoff_s)
