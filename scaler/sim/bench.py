@@ -1,7 +1,7 @@
 """The policy benchmark: every shared trace at its stated multiplier under tokenscale, the baselines
 (documented defaults and tuned) and the oracle; docs/bench/simulator.md and PNG plots.
 
-    python -m scaler.sim.bench [--out docs/bench] [--traces ../shared/traces] [--workers 2]
+    python -m scaler.sim.bench [--out docs/bench] [--traces DIR] [--workers 2]
 
 `run_and_report()` is what `tokenscale bench` calls. Runs are independent and go to a process pool;
 each run prints one line when it ends. The speed check (a one-hour trace at x10 against a 60 s
@@ -28,8 +28,11 @@ from scaler.sim.config import SimConfig
 from scaler.sim.demand import ideal_latency_s
 from scaler.sim.oracle import BIN_S, need_profile
 from scaler.sim.run import TraceSpec, load_trace, policy_config, simulate
+from serving.stack.shared_data import traces_dir
 
-DEFAULT_TRACES = Path(__file__).resolve().parents[3] / "shared" / "traces"
+# The traces vendored in the repository (tests/data/traces) or $TOKENSCALE_TRACES: a fresh clone
+# anywhere needs nothing outside itself.
+DEFAULT_TRACES = traces_dir()
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "bench"
 SPEED_BUDGET_S = 60.0
 

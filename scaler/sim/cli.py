@@ -1,9 +1,9 @@
 """`tokenscale simulate`: replay a trace against a simulated vLLM fleet under one autoscaling policy.
 
-    tokenscale simulate --trace ../shared/traces/azure2023_conv.csv --rate-multiplier 10 \\
+    tokenscale simulate --trace tests/data/traces/azure2023_conv.csv --rate-multiplier 10 \\
         --policy tokenscale --json
 
-The lead's scaler/cli.py calls add_arguments() and main(); `python -m scaler.sim` runs it alone.
+scaler/cli.py calls add_arguments() and main(); `python -m scaler.sim` runs it alone.
 """
 
 from __future__ import annotations
