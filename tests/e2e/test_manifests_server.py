@@ -16,7 +16,6 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import kubernetes_validate
 import pytest
 import yaml
 from kubernetes import client
@@ -25,13 +24,15 @@ from kubernetes.client.exceptions import ApiException
 from serving.stack.kwok import KwokCluster
 from tests.e2e import kubectl
 from tests.e2e.stack import install_crd
-from tests.manifests.kustomize import REPO, Obj, build, buildable, name, rel
-from tests.manifests.test_build import CUSTOM_GROUPS, K8S_VERSION, custom_resource_problems
+from tests.manifests.kustomize import REPO, Obj, build, buildable, rel
+from tests.manifests.validation import group_of, strict_problems
 
 pytestmark = pytest.mark.e2e
 
 STAND_IN_CRDS = Path(__file__).parent / "fixtures" / "monitoring-crds.yaml"
 MONITORING = "monitoring.coreos.com"
+# No offline schema for these here; tests/alerts checks the AlertmanagerConfig with amtool.
+SCHEMA_ELSEWHERE = frozenset({"AlertmanagerConfig"})
 TREES = [*buildable(), REPO / "dashboards" / "generated" / "configmaps"]
 FILES = [
     REPO / "alerts" / "generated" / "prometheusrule.yaml",
@@ -45,11 +46,6 @@ def _load(path: Path) -> tuple[Obj, ...]:
 
 def shipped_objects(source: Path) -> tuple[Obj, ...]:
     return build(source) if source.is_dir() else _load(source)
-
-
-def _group(obj: Obj) -> str:
-    api_version = str(obj.get("apiVersion", ""))
-    return api_version.split("/", maxsplit=1)[0] if "/" in api_version else ""
 
 
 @pytest.fixture(scope="module")
@@ -105,26 +101,6 @@ def dry_run(cluster: KwokCluster, objects: Sequence[Obj], namespace: str) -> lis
     return lines
 
 
-def strict_problems(objects: Sequence[Obj]) -> list[str]:
-    """kubernetes-validate 1.36, strict, for built-in kinds; our CRD's schema and the monitoring
-    subset (tests/manifests) for custom kinds, as the manifests suite does."""
-    problems: list[str] = []
-    for obj in objects:
-        label = f"{obj.get('kind')}/{name(obj)}"
-        if _group(obj) in CUSTOM_GROUPS:
-            if obj["kind"] == "AlertmanagerConfig":
-                continue  # no offline schema here; tests/alerts checks it with amtool
-            problems.extend(f"{label}: {p}" for p in custom_resource_problems(obj))
-            continue
-        try:
-            kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            problems.append(f"{label}: {'.'.join(str(p) for p in exc.path)}: {exc.message}")
-        except kubernetes_validate.SchemaNotFoundError:
-            problems.append(f"{label}: no Kubernetes {K8S_VERSION} schema for {obj.get('apiVersion')}")
-    return problems
-
-
 def _id(source: Path) -> str:
     return rel(source) if source.is_dir() else str(source.relative_to(REPO))
 
@@ -138,8 +114,9 @@ def test_applies_with_a_server_side_dry_run_and_validates_strictly(
     lines = dry_run(prepared, objects, namespace)
     assert len(lines) == len(objects), "\n".join(lines)
     assert all(line.endswith("(server dry run)") for line in lines), "\n".join(lines)
-    assert not strict_problems(objects), "\n".join(strict_problems(objects))
-    stand_ins = sorted({o["kind"] for o in objects if _group(o) == MONITORING})
+    problems = strict_problems(objects, skip_kinds=SCHEMA_ELSEWHERE)
+    assert not problems, "\n".join(problems)
+    stand_ins = sorted({o["kind"] for o in objects if group_of(o) == MONITORING})
     if stand_ins:
         print(f"{_id(source)}: {len(objects)} objects; {', '.join(stand_ins)} against stand-in CRDs (spec unchecked)")
 

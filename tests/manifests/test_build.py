@@ -10,43 +10,17 @@ kinds against the required structure in tests/manifests/monitoring.py.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
 
 from scaler.spec import GROUP, KIND, VERSION, parse_spec
-from tests.manifests import monitoring, openapi
-from tests.manifests.kustomize import SERVING, Obj, build, buildable, name, rel
-
-K8S_VERSION = "1.36.0"
-CRD_FILE = SERVING / "controller" / "crd" / "inferenceautoscaler.yaml"
-CUSTOM_GROUPS = {"monitoring.coreos.com", GROUP}
+from tests.manifests import validation
+from tests.manifests.kustomize import SERVING, Obj, build, buildable, rel
+from tests.manifests.validation import K8S_VERSION, custom_resource_problems, strict_problems
 
 TREES = buildable()
-
-
-def _crd() -> dict[str, Any]:
-    loaded = yaml.safe_load(CRD_FILE.read_text(encoding="utf-8"))
-    assert isinstance(loaded, dict)
-    return loaded
-
-
-def _group(obj: Obj) -> str:
-    api_version = str(obj.get("apiVersion", ""))
-    return api_version.split("/", maxsplit=1)[0] if "/" in api_version else ""
-
-
-def custom_resource_problems(obj: Obj) -> list[str]:
-    kind = obj["kind"]
-    if _group(obj) == GROUP:
-        assert kind == KIND, f"unknown tokenscale kind {kind}"
-        assert obj["apiVersion"] == f"{GROUP}/{VERSION}"
-        return openapi.validate(obj, openapi.crd_schema(_crd(), VERSION))
-    schema = monitoring.SCHEMAS.get(kind)
-    assert schema is not None, f"no structure check for {obj['apiVersion']} {kind}"
-    return openapi.validate(obj, schema)
 
 
 def test_trees_are_found() -> None:
@@ -59,18 +33,7 @@ def test_trees_are_found() -> None:
 def test_builds_and_validates(tree: Path) -> None:
     objects = build(tree)
     assert objects, f"{rel(tree)} builds to nothing"
-    problems: list[str] = []
-    for obj in objects:
-        label = f"{obj.get('kind')}/{name(obj)}"
-        if _group(obj) in CUSTOM_GROUPS:
-            problems.extend(f"{label}: {p}" for p in custom_resource_problems(obj))
-            continue
-        try:
-            kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            problems.append(f"{label}: {'.'.join(str(p) for p in exc.path)}: {exc.message}")
-        except kubernetes_validate.SchemaNotFoundError:
-            problems.append(f"{label}: no Kubernetes {K8S_VERSION} schema for {obj.get('apiVersion')}")
+    problems = strict_problems(objects)
     assert not problems, "\n".join(problems)
 
 
@@ -83,7 +46,7 @@ def test_autoscalers_parse(tree: Path) -> None:
 
 
 def test_crd_matches_the_spec_module() -> None:
-    crd = _crd()
+    crd = validation.crd()
     assert crd["spec"]["group"] == GROUP
     assert crd["spec"]["names"]["kind"] == KIND
     assert [v["name"] for v in crd["spec"]["versions"]] == [VERSION]
