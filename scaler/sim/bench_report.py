@@ -45,6 +45,30 @@ def _table(rows: Sequence[Row]) -> list[str]:
     return lines
 
 
+BASELINE_POLICIES = ("hpa", "keda", "kpa")
+
+
+def is_baseline(label: str) -> bool:
+    """hpa, keda, kpa and their tuned variants (`hpa-tuned`); not tokenscale, not the oracle."""
+    return label.split("-", maxsplit=1)[0] in BASELINE_POLICIES
+
+
+def same_attainment_bar(attainment: float) -> float:
+    """ "The same attainment": the goal's 99 % when tokenscale reaches it, else tokenscale's own."""
+    return min(attainment, GOAL_ATTAINMENT)
+
+
+def cheapest_baseline_at(by_label: Mapping[str, Mapping[str, Any]], bar: float) -> tuple[str, Mapping[str, Any]] | None:
+    """The baseline variant with the fewest GPU-hours among those reaching `bar`, if any."""
+    qualifying = [(k, v) for k, v in by_label.items() if is_baseline(k) and v["ttft_slo_attainment"] >= bar]
+    return min(qualifying, key=lambda item: item[1]["gpu_hours"]) if qualifying else None
+
+
+def saving_against(hours: float, baseline: Mapping[str, Any]) -> float:
+    """Fraction of the baseline's GPU-hours that tokenscale saves (negative: it uses more)."""
+    return 1 - hours / baseline["gpu_hours"] if baseline["gpu_hours"] > 0 else 0.0
+
+
 def goal_check(rows: Sequence[Row], label: str = "tokenscale") -> list[str]:
     """The three goals for one tokenscale variant in one scenario, in words."""
     by_label = {r.label: r.summary for r in rows}
@@ -61,18 +85,13 @@ def goal_check(rows: Sequence[Row], label: str = "tokenscale") -> list[str]:
             f"- GPU-hours {ratio:.2f}x the oracle's ({hours:.2f} vs {oracle['gpu_hours']:.2f}; oracle at "
             f"{oracle['ttft_slo_attainment'] * 100:.2f}%): {verdict} the 1.2x goal"
         )
-    # "The same attainment": the goal's 99 % when tokenscale reaches it, else tokenscale's own.
-    bar = min(att, GOAL_ATTAINMENT)
-    baselines = [
-        (r.label, r.summary)
-        for r in rows
-        if r.label.split("-")[0] in ("hpa", "keda", "kpa") and r.summary["ttft_slo_attainment"] >= bar
-    ]
-    if not baselines:
+    bar = same_attainment_bar(att)
+    cheapest = cheapest_baseline_at(by_label, bar)
+    if cheapest is None:
         notes.append(f"- no baseline variant reaches {bar * 100:.2f}% (tokenscale does)")
     else:
-        name, best = min(baselines, key=lambda item: item[1]["gpu_hours"])
-        saving = 1 - hours / best["gpu_hours"] if best["gpu_hours"] > 0 else 0.0
+        name, best = cheapest
+        saving = saving_against(hours, best)
         verdict = "meets" if saving >= GOAL_SAVING else "misses"
         notes.append(
             f"- {saving * 100:.0f}% fewer GPU-hours than the cheapest baseline at least as good ({name}: "
@@ -94,12 +113,12 @@ def summary_table(rows: Sequence[Row], order: Sequence[str]) -> list[str]:
         if ours is None or oracle is None:
             continue
         att, hours = ours["ttft_slo_attainment"], ours["gpu_hours"]
-        bar = min(att, GOAL_ATTAINMENT)
-        baselines = {k: v for k, v in by_label.items() if k.split("-")[0] in ("hpa", "keda", "kpa")}
-        qualifying = {k: v for k, v in baselines.items() if v["ttft_slo_attainment"] >= bar}
-        if qualifying:
-            name, best = min(qualifying.items(), key=lambda item: item[1]["gpu_hours"])
-            saving = 1 - hours / best["gpu_hours"]
+        bar = same_attainment_bar(att)
+        baselines = {k: v for k, v in by_label.items() if is_baseline(k)}
+        found = cheapest_baseline_at(by_label, bar)
+        if found is not None:
+            name, best = found
+            saving = saving_against(hours, best)
             relation = f"{saving:.0%} fewer" if saving >= 0 else f"{-saving:.0%} more"
             cheapest = f"{name}: {best['gpu_hours']:.2f} GPU-h (tokenscale uses {relation})"
         else:
