@@ -171,10 +171,12 @@ class Controller:
             live.add(key)
             outcome = self._decide_and_act(target, key, snapshot, failed, pokes, now, leader, kube_errors)
             outcomes.append(outcome)
-        tables = (self._states, self._last_scale, self._last_reason, self._last_status_write, self._target_uids)
+        tables = (self._states, self._last_scale, self._last_reason, self._last_status_write, self._target_uids,
+                  self._shadow_desired)  # fmt: skip
         for gone in set(self._states) - live:  # autoscaler deleted: forget its windows
             for table in tables:
                 table.pop(gone, None)
+            self._startups.forget(gone)
         record = TickRecord(
             at=now,
             duration_s=self._perf() - started,

@@ -43,3 +43,8 @@ class StartupClock:
                 del self._pending[key]
         samples = self._samples.get(key)
         return max(samples) if samples else None
+
+    def forget(self, key: Key) -> None:
+        """The autoscaler was deleted: drop what was measured for it."""
+        self._pending.pop(key, None)
+        self._samples.pop(key, None)

@@ -26,3 +26,13 @@ def test_a_scale_down_or_a_stuck_start_abandons_the_measurement() -> None:
     clock.scaled(KEY, 2, 5, 20.0)
     assert clock.observe(KEY, KubeView(spec_replicas=5, ready_replicas=2), 20.0 + 4000) is None
     assert clock.observe(KEY, KubeView(spec_replicas=5, ready_replicas=5), 20.0 + 4001) is None
+
+
+def test_forget_drops_a_deleted_autoscalers_measurements() -> None:
+    clock = StartupClock()
+    clock.scaled(KEY, 1, 2, 0.0)
+    clock.observe(KEY, KubeView(spec_replicas=2, ready_replicas=2), 30.0)
+    clock.scaled(KEY, 2, 3, 40.0)
+    clock.forget(KEY)
+    # Neither the finished sample nor the pending scale-up survives.
+    assert clock.observe(KEY, KubeView(spec_replicas=3, ready_replicas=3), 50.0) is None
