@@ -160,12 +160,7 @@ class Proxy:
         except asyncio.CancelledError:
             # The client went away (aiohttp cancels the handler); leaving here closes the upstream
             # connection, which is how vLLM learns to abort the generation.
-            if outcome.complete:
-                self._metrics.request_done(outcome.code)
-            else:
-                outcome.code = int(CODE_CLIENT_GONE)
-                outcome.finish = "abort"
-                self._metrics.request_done(CODE_CLIENT_GONE)
+            self._client_left(outcome)
             raise
         finally:
             self.active -= 1
@@ -303,16 +298,19 @@ class Proxy:
             return stream
         except _ClientGone:
             upstream.close()
-            if outcome.complete:  # the client had the whole answer; only trailing bytes were lost
-                self._metrics.request_done(outcome.code)
-                return web.Response(status=outcome.code)
-            outcome.code = int(CODE_CLIENT_GONE)
-            outcome.finish = "abort"
-            self._metrics.request_done(CODE_CLIENT_GONE)
-            return web.Response(status=int(CODE_CLIENT_GONE))
+            return web.Response(status=self._client_left(outcome))
         except BaseException:
             upstream.close()
             raise
+
+    def _client_left(self, outcome: Outcome) -> int:
+        """The client hung up: an abort, unless it already had the whole answer (only trailing bytes
+        were lost). Counts the request once and returns the code it is recorded with."""
+        if not outcome.complete:
+            outcome.code = int(CODE_CLIENT_GONE)
+            outcome.finish = "abort"
+        self._metrics.request_done(outcome.code)
+        return outcome.code
 
     def _broken_stream(
         self,
