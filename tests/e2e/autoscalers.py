@@ -14,6 +14,25 @@ from scaler.reasons import Reason
 from scaler.spec import GROUP, KIND, PLURAL, VERSION
 
 
+def quick_spec(
+    *, min_replicas: int, max_replicas: int, running_per_replica: int = 3, stable_window_s: int = 4,
+    **behavior: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """A spec on RunningRequests with test-speed windows (2 s panic window, signals older than 10 s
+    are stale); `behavior` adds or overrides fields of spec.behavior (scaleDown, scaleToZero, ...)."""
+    return {
+        "minReplicas": min_replicas,
+        "maxReplicas": max_replicas,
+        "signals": [{"type": "RunningRequests", "targetPerReplica": running_per_replica}],
+        "behavior": {
+            "stableWindowSeconds": stable_window_s,
+            "panicWindowSeconds": 2,
+            "maxSignalAgeSeconds": 10,
+            **behavior,
+        },
+    }
+
+
 def autoscaler_body(name: str, target: str, spec: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": f"{GROUP}/{VERSION}",

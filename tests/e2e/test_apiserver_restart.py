@@ -9,18 +9,13 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.autoscalers import scale_events
+from tests.e2e.autoscalers import quick_spec, scale_events
 from tests.e2e.stack import ServingStack, StackSpec, wait_for_reason
 from tests.e2e.timeline import BackgroundSampler
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
-SPEC = {
-    "minReplicas": 2,
-    "maxReplicas": 4,
-    "signals": [{"type": "RunningRequests", "targetPerReplica": 3}],
-    "behavior": {"stableWindowSeconds": 4, "panicWindowSeconds": 2, "maxSignalAgeSeconds": 10},
-}
+SPEC = quick_spec(min_replicas=2, max_replicas=4)
 
 
 @pytest.mark.parametrize("graceful", [True, False], ids=["sigterm", "sigkill"])

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.autoscalers import scale_events
+from tests.e2e.autoscalers import quick_spec, scale_events
 from tests.e2e.conftest import E2E_POD_READY_DELAY_S
 from tests.e2e.kube_helpers import wait_for
 from tests.e2e.load import BackgroundReplay, TraceSlice
@@ -18,31 +18,18 @@ from tests.e2e.timeline import Timeline
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 MAX_REPLICAS = 4
-BURST = {
-    "minReplicas": 1,
-    "maxReplicas": MAX_REPLICAS,
-    "signals": [{"type": "RunningRequests", "targetPerReplica": 3}],
-    "behavior": {
-        "stableWindowSeconds": 10,
-        "panicWindowSeconds": 2,
-        "maxSignalAgeSeconds": 10,
-        # Long: this test looks at the way up; the next one at the way down.
-        "scaleDown": {"stabilizationWindowSeconds": 600},
-    },
-}
+BURST = quick_spec(
+    min_replicas=1,
+    max_replicas=MAX_REPLICAS,
+    stable_window_s=10,
+    # Long: this test looks at the way up; the next one at the way down.
+    scaleDown={"stabilizationWindowSeconds": 600},
+)
 
 SCALE_DOWN_WINDOW_S = 8
-IDLE_AT_THREE = {
-    "minReplicas": 1,
-    "maxReplicas": 4,
-    "signals": [{"type": "RunningRequests", "targetPerReplica": 3}],
-    "behavior": {
-        "stableWindowSeconds": 4,
-        "panicWindowSeconds": 2,
-        "maxSignalAgeSeconds": 10,
-        "scaleDown": {"stabilizationWindowSeconds": SCALE_DOWN_WINDOW_S},
-    },
-}
+IDLE_AT_THREE = quick_spec(
+    min_replicas=1, max_replicas=4, scaleDown={"stabilizationWindowSeconds": SCALE_DOWN_WINDOW_S}
+)
 
 
 def test_replayed_burst_scales_up(serving_stack: Callable[[StackSpec], ServingStack]) -> None:

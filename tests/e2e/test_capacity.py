@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 from kubernetes import client
 
+from tests.e2e.autoscalers import quick_spec
 from tests.e2e.conftest import E2E_GPU_NODES, E2E_GPUS_PER_NODE
 from tests.e2e.kube_helpers import gpu_deployment
 from tests.e2e.load import SustainedLoad
@@ -20,19 +21,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 TOTAL_GPUS = E2E_GPU_NODES * E2E_GPUS_PER_NODE
 FILLER = "gpu-filler"
-GREEDY = {
-    "minReplicas": 1,
-    "maxReplicas": 4,
-    "signals": [{"type": "RunningRequests", "targetPerReplica": 2}],
-    "behavior": {
-        "stableWindowSeconds": 6,
-        "panicWindowSeconds": 2,
-        "maxSignalAgeSeconds": 10,
-        # One pod per second at most: without the guard, 1 -> 2 -> 3 -> 4 within seconds.
-        "scaleUp": {"policies": [{"type": "Pods", "value": 1, "periodSeconds": 1}]},
-        "scaleDown": {"stabilizationWindowSeconds": 600},
-    },
-}
+GREEDY = quick_spec(
+    min_replicas=1,
+    max_replicas=4,
+    running_per_replica=2,
+    stable_window_s=6,
+    # One pod per second at most: without the guard, 1 -> 2 -> 3 -> 4 within seconds.
+    scaleUp={"policies": [{"type": "Pods", "value": 1, "periodSeconds": 1}]},
+    scaleDown={"stabilizationWindowSeconds": 600},
+)
 
 
 def test_exhausted_gpus_hold_the_count_and_say_why(serving_stack: Callable[[StackSpec], ServingStack]) -> None:

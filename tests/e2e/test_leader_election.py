@@ -16,7 +16,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tests.e2e.autoscalers import patch_autoscaler_spec, scale_events
+from tests.e2e.autoscalers import patch_autoscaler_spec, quick_spec, scale_events
 from tests.e2e.controller import ControllerProcess
 from tests.e2e.kube_helpers import wait_for
 from tests.e2e.stack import AUTOSCALER, ServingStack, StackSpec
@@ -26,17 +26,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 LEASE = "tokenscale-controller"
 FAILOVER_LIMIT_S = 15.0
-SPEC = {
-    "minReplicas": 1,
-    "maxReplicas": 4,
-    "signals": [{"type": "RunningRequests", "targetPerReplica": 3}],
-    "behavior": {
-        "stableWindowSeconds": 4,
-        "panicWindowSeconds": 2,
-        "maxSignalAgeSeconds": 10,
-        "scaleDown": {"stabilizationWindowSeconds": 0},
-    },
-}
+SPEC = quick_spec(min_replicas=1, max_replicas=4, scaleDown={"stabilizationWindowSeconds": 0})
 
 
 def leaders_seen(stack: ServingStack) -> dict[str, bool]:

@@ -15,7 +15,7 @@ from kubernetes import client
 
 from serving.stack.ports import LOOPBACK
 from serving.stack.sockets import listening_sockets
-from tests.e2e.autoscalers import scale_events
+from tests.e2e.autoscalers import quick_spec, scale_events
 from tests.e2e.conftest import E2E_POD_READY_DELAY_S
 from tests.e2e.kube_helpers import wait_for
 from tests.e2e.shipped import WAKE_LEASE
@@ -25,18 +25,12 @@ from tests.e2e.timeline import Timeline
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 IDLE_GRACE_S = 6
-TO_ZERO = {
-    "minReplicas": 0,
-    "maxReplicas": 2,
-    "signals": [{"type": "RunningRequests", "targetPerReplica": 3}],
-    "behavior": {
-        "stableWindowSeconds": 4,
-        "panicWindowSeconds": 2,
-        "maxSignalAgeSeconds": 10,
-        "scaleDown": {"stabilizationWindowSeconds": 2},
-        "scaleToZero": {"idleGracePeriodSeconds": IDLE_GRACE_S},
-    },
-}
+TO_ZERO = quick_spec(
+    min_replicas=0,
+    max_replicas=2,
+    scaleDown={"stabilizationWindowSeconds": 2},
+    scaleToZero={"idleGracePeriodSeconds": IDLE_GRACE_S},
+)
 HELD_REQUESTS = 6
 WOKEN = 2  # ceil(6 held requests / 3 per replica)
 

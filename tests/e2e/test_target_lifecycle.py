@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client
 
 from tests.e2e import kubectl
-from tests.e2e.autoscalers import scale_events
+from tests.e2e.autoscalers import quick_spec, scale_events
 from tests.e2e.load import SustainedLoad
 from tests.e2e.shipped import engine_deployment
 from tests.e2e.stack import MODEL, ServingStack, StackSpec
@@ -20,19 +20,14 @@ from tests.e2e.timeline import Timeline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
-SPEC = {
-    "minReplicas": 1,
-    "maxReplicas": 4,
-    "signals": [{"type": "RunningRequests", "targetPerReplica": 3}],
-    "behavior": {
-        # Long enough that the deleted Deployment's busy samples are still inside the window
-        # when the new one appears: a carried-over window would scale the idle newcomer up.
-        "stableWindowSeconds": 60,
-        "panicWindowSeconds": 2,
-        "maxSignalAgeSeconds": 10,
-        "scaleDown": {"stabilizationWindowSeconds": 120},
-    },
-}
+SPEC = quick_spec(
+    min_replicas=1,
+    max_replicas=4,
+    # Long enough that the deleted Deployment's busy samples are still inside the window when the
+    # new one appears: a carried-over window would scale the idle newcomer up.
+    stable_window_s=60,
+    scaleDown={"stabilizationWindowSeconds": 120},
+)
 
 
 def test_deleted_then_recreated_target(serving_stack: Callable[[StackSpec], ServingStack]) -> None:
