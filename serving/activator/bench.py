@@ -24,13 +24,12 @@ import platform
 import subprocess
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from serving.stack.ports import free_port
+from serving.stack.probe import answers
 from serving.stack.process import ManagedProcess, start_process
 
 TARGET_ADDED_P50_MS = 1.0
@@ -56,14 +55,6 @@ def _pin(pid: int, cpus: set[int] | None) -> None:
             os.sched_setaffinity(pid, cpus)
 
 
-def _ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return int(response.status) == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @contextlib.contextmanager
 def _upstream(workdir: Path, token_interval_s: float, cpus: set[int] | None) -> Iterator[int]:
     port = free_port()
@@ -72,7 +63,7 @@ def _upstream(workdir: Path, token_interval_s: float, cpus: set[int] | None) -> 
     process = start_process("bench-upstream", argv, workdir / f"upstream-{port}.log")
     _pin(process.pid, cpus)
     try:
-        process.wait_until(lambda: _ok(f"http://127.0.0.1:{port}/health"), 20, "upstream /health")
+        process.wait_until(answers(f"http://127.0.0.1:{port}/health"), 20, "upstream /health")
         yield port
     finally:
         process.stop()
@@ -92,7 +83,7 @@ def _activator(
     process = start_process("activator", argv, workdir / f"activator-{port}.log")
     _pin(process.pid, cpus)
     try:
-        process.wait_until(lambda: _ok(f"http://127.0.0.1:{port}/readyz"), 20, "activator /readyz")
+        process.wait_until(answers(f"http://127.0.0.1:{port}/readyz"), 20, "activator /readyz")
         yield port, process
     finally:
         process.stop(grace_s=10)

@@ -33,13 +33,6 @@ def deployment_of(pod: Mapping[str, Any]) -> str | None:
     return None
 
 
-def is_ready(pod: Mapping[str, Any]) -> bool:
-    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
-    if meta.get("deletionTimestamp") or status.get("phase") != "Running":
-        return False
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-
-
 def is_serving(pod: Mapping[str, Any]) -> bool:
     """Bound to a node, not terminating, not finished: its (emulated) server should be up."""
     meta, status = pod.get("metadata") or {}, pod.get("status") or {}

@@ -15,8 +15,6 @@ import asyncio
 import json
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from metrics.catalog import MetricFamily, Source, tokenscale
 from serving.emulators.replay import ReplayOptions, ReplaySummary, TraceRequest, load_trace, replay
 from serving.stack import shared_data
 from serving.stack.ports import LOOPBACK, free_port
+from serving.stack.probe import answers
 from serving.stack.process import ManagedProcess, start_process
 from serving.stack.prometheus import PrometheusConfig, PrometheusServer, ScrapeJob, start_prometheus
 
@@ -91,14 +90,6 @@ def _ready_json(path: Path, process: ManagedProcess, timeout_s: float) -> dict[s
     return data
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def _start_emulator(workdir: Path, deployment: EmulatedDeployment) -> tuple[ManagedProcess, str]:
     ready_file = workdir / f"{deployment.name}.ready.json"
     argv = [
@@ -128,7 +119,7 @@ def _start_activator(workdir: Path, deployment: str, upstream: str, port: int, m
         "--endpoints", "upstream-health", "--wake-lease", "none",
     ]  # fmt: skip
     process = start_process(f"activator-{deployment}", argv, workdir / f"activator-{deployment}.log")
-    process.wait_until(lambda: _answers(f"http://{LOOPBACK}:{port}/readyz"), 30, "activator /readyz")
+    process.wait_until(answers(f"http://{LOOPBACK}:{port}/readyz"), 30, "activator /readyz")
     return process
 
 

@@ -18,8 +18,12 @@ def wait_for(
     timeout_s: float,
     what: str,
     poll_s: float = 0.1,
+    detail: Callable[[], str] | None = None,
 ) -> T:
-    """Poll until probe returns something truthy; bounded both in time and in attempts."""
+    """Poll until probe returns something truthy; bounded both in time and in attempts.
+
+    On timeout the message says `detail()` when given (what a person needs to see), else the last
+    value the probe returned."""
     deadline = time.monotonic() + timeout_s
     last: T | None = None
     for _ in range(int(timeout_s / poll_s) + 1):
@@ -29,7 +33,9 @@ def wait_for(
         if time.monotonic() >= deadline:
             break
         time.sleep(poll_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} (last: {last!r})")
+    raise AssertionError(
+        f"timed out after {timeout_s:.0f} s waiting for {what}; {detail() if detail else f'last: {last!r}'}"
+    )
 
 
 def gpu_deployment(name: str, replicas: int, gpus_per_pod: int = 1) -> client.V1Deployment:

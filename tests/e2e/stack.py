@@ -18,9 +18,6 @@ import json
 import logging
 import os
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,10 +30,12 @@ from serving.stack.bridge import EmulatorBridge
 from serving.stack.kwok import KwokCluster
 from serving.stack.kwok_bridge import KwokPodBridge
 from serving.stack.ports import LOOPBACK, free_port
+from serving.stack.probe import http_ok
 from serving.stack.process import ManagedProcess, start_process
 from serving.stack.prometheus import PrometheusConfig, PrometheusServer, ScrapeJob, start_prometheus
 from tests.e2e import autoscalers, kubectl, shipped
 from tests.e2e.controller import ControllerOptions, ControllerProcess, start_controller
+from tests.e2e.kube_helpers import wait_for
 
 log = logging.getLogger(__name__)
 
@@ -177,14 +176,6 @@ class ServingStack:
         return "\n".join(parts)
 
 
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def _delete_workloads(api: client.ApiClient, namespace: str) -> None:
     """Delete the namespace's Deployments, ReplicaSets and pods now (pods without grace: KWOK runs
     nothing), so the namespace fixture's deletion does not wait on the garbage collector."""
@@ -298,7 +289,7 @@ def _build(stack: ServingStack) -> None:
     stack._cleanups.append(stack.pod_bridge.stop)
     if stack.activator is not None:
         stack.activator.process.wait_until(
-            lambda: _http_ok(f"{stack.activator.url}/readyz") if stack.activator else False, 30, "activator /readyz"
+            lambda: http_ok(f"{stack.activator.url}/readyz") if stack.activator else False, 30, "activator /readyz"
         )
     if spec.autoscaler is not None:
         stack.create_autoscaler(spec.autoscaler)
@@ -308,14 +299,12 @@ def _build(stack: ServingStack) -> None:
 
 def wait_for_reason(stack: ServingStack, reasons: set[str], timeout_s: float, controller: int = 0) -> dict[str, Any]:
     """Poll the controller's /debug/tick until the target's reason is one of `reasons`."""
-    deadline = time.monotonic() + timeout_s
-    last: dict[str, Any] | None = None
     proc = stack.controllers[controller]
-    for _ in range(int(timeout_s / 0.25) + 1):
-        last = proc.decision(stack.namespace, stack.deployment)
-        if last is not None and last.get("reason") in reasons:
-            return last
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(0.25)
-    raise AssertionError(f"no decision with reason in {sorted(reasons)} after {timeout_s:.0f} s; last: {last}")
+    seen: list[dict[str, Any] | None] = [None]  # the last decision, for the failure message
+
+    def matching() -> dict[str, Any] | None:
+        seen[0] = proc.decision(stack.namespace, stack.deployment)
+        return seen[0] if seen[0] is not None and seen[0].get("reason") in reasons else None
+
+    what = f"a decision with reason in {sorted(reasons)}"
+    return wait_for(matching, timeout_s, what, poll_s=0.25, detail=lambda: f"last: {seen[0]}")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from tests.e2e.kube_helpers import wait_for
 from tests.e2e.stack import ServingStack
 
 
@@ -44,16 +45,12 @@ class Timeline:
 
     def until(self, done: Callable[[Sample], bool], timeout_s: float, what: str, poll_s: float = 0.5) -> Sample:
         """Sample until `done`; bounded in time and in count."""
-        deadline = time.monotonic() + timeout_s
-        last = None
-        for _ in range(int(timeout_s / poll_s) + 1):
-            last = self.sample()
-            if done(last):
-                return last
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(poll_s)
-        raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}; last samples:\n{self.tail()}")
+
+        def finished() -> Sample | None:
+            sample = self.sample()
+            return sample if done(sample) else None
+
+        return wait_for(finished, timeout_s, what, poll_s, detail=lambda: f"last samples:\n{self.tail()}")
 
     def during(self, seconds: float, poll_s: float = 0.5) -> list[Sample]:
         """Sample for `seconds`; returns the samples taken."""

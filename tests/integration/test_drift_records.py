@@ -13,8 +13,6 @@ import asyncio
 import json
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from metrics.drift.cli import build_parser, main
 from metrics.drift.records_io import read_records
 from serving.emulators.replay import ReplayOptions, load_trace, replay
 from serving.stack.ports import free_port
+from serving.stack.probe import answers
 from serving.stack.process import start_process
 from serving.stack.shared_data import traces_dir
 
@@ -32,14 +31,6 @@ pytestmark = [
     pytest.mark.timeout(240),
 ]
 NS, DEPLOYMENT, MODEL = "llm", "chat", "llama-3.1-8b"
-
-
-def ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def test_drift_over_activator_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,7 +55,7 @@ def test_drift_over_activator_records(tmp_path: Path, capsys: pytest.CaptureFixt
             tmp_path / "activator.log",
         )  # fmt: skip
         try:
-            activator.wait_until(lambda: ready(f"http://127.0.0.1:{port}/readyz"), 20, "activator /readyz")
+            activator.wait_until(answers(f"http://127.0.0.1:{port}/readyz", timeout_s=2), 20, "activator /readyz")
             options = ReplayOptions(target_url=f"http://127.0.0.1:{port}", stream=True, concurrency=32, model=MODEL)
             conv = load_trace(TRACES / "azure2023_conv.csv", rate_multiplier=20, max_requests=600)
             code = load_trace(TRACES / "azure2023_code.csv", rate_multiplier=20, max_requests=300)
