@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from scaler import spec as s
 from scaler.spec import SpecError, parse_spec
-
-CRD = Path(__file__).resolve().parents[2] / "serving" / "controller" / "crd" / "inferenceautoscaler.yaml"
+from tests.manifests.validation import crd
 
 
 def schema() -> dict[str, Any]:
-    doc = yaml.safe_load(CRD.read_text())
-    root: dict[str, Any] = doc["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    root: dict[str, Any] = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     return root
 
 
