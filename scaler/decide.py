@@ -181,9 +181,8 @@ def decide(spec: AutoscalerSpec, obs: Observation, state: ScalerState, now: floa
         held, _ = _activator_demand(obs)
         wanted = min(_replicas_for_held(spec, held or 0.0), spec.max_replicas)
         if wanted > current and kube.unschedulable_pods == 0:
-            # minReplicas is a bound, not a rate: it wins over the scale-up policy, as in _bounds_only.
-            limited = min(wanted, scale_up_limit(spec.behavior.scale_up, state.events, current, now))
-            desired = min(max(limited, spec.floor_when_serving), spec.max_replicas)
+            # minReplicas is a bound, not a rate: it wins over the scale-up policy.
+            desired = spec.bounded(min(wanted, scale_up_limit(spec.behavior.scale_up, state.events, current, now)))
             if desired > current:
                 message = f"{held:g} requests held at the activator while {current} replica(s) start"
                 return Decision(desired, current, Reason.WAKE_FROM_ZERO, message), state
@@ -325,7 +324,7 @@ def decide(spec: AutoscalerSpec, obs: Observation, state: ScalerState, now: floa
         message = f"idle for {now - (idle_since or now):.0f} s (grace {b.idle_grace_period_seconds:g} s)"
         return Decision(desired, current, reason, message, **common), state  # type: ignore[arg-type]
 
-    clamped = min(max(raw, spec.floor_when_serving), spec.max_replicas)
+    clamped = spec.bounded(raw)
     if raw > spec.max_replicas:
         limits.append(Reason.AT_MAX)
     if clamped < current and vetoes:
@@ -362,10 +361,7 @@ def decide(spec: AutoscalerSpec, obs: Observation, state: ScalerState, now: floa
             desired = down_limit
             limits.append(Reason.SCALE_DOWN_RATE_LIMITED)
 
-    # Bounds are the user's explicit word: they override stabilization and rate limits.
-    bounded = min(max(desired, spec.floor_when_serving), spec.max_replicas)
-    if bounded != desired:
-        desired = bounded
+    desired = spec.bounded(desired)  # the bounds override stabilization and rate limits
     reason, message = _explain(spec, current, desired, raw, driver, limits, observed, kube.unschedulable_message)
     return Decision(desired, current, reason, message, limits=tuple(limits), **common), state  # type: ignore[arg-type]
 

@@ -136,6 +136,11 @@ class AutoscalerSpec:
         """Fewest replicas while serving: min, but at least one (zero is reached only via the idle gate)."""
         return max(self.min_replicas, 1)
 
+    def bounded(self, replicas: int) -> int:
+        """`replicas` within [floor_when_serving, maxReplicas]: the bounds are the user's explicit
+        word and override stabilization and rate limits wherever a count is decided."""
+        return min(max(replicas, self.floor_when_serving), self.max_replicas)
+
     def target_for(self, signal: SignalType) -> float | None:
         for s in self.signals:
             if s.type is signal:
