@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metrics.catalog import MetricFamily, Source, tokenscale
+from metrics.catalog import Source, tokenscale
 from serving.emulators.replay import ReplayOptions, ReplaySummary, TraceRequest, load_trace, replay
 from serving.stack import shared_data
 from serving.stack.ports import LOOPBACK, free_port
@@ -31,8 +31,6 @@ from serving.stack.prometheus import PrometheusConfig, PrometheusServer, ScrapeJ
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "llm"
 
-#: Families this stack cannot produce yet, and why. Their panels are reported as pending, never faked.
-PENDING: dict[MetricFamily, str] = {}
 JOBS = ("vllm", "dcgm-exporter", "tokenscale-controller", "tokenscale-activator", "tokenscale-drift")
 #: Drift windows scaled down from hours to seconds so a replay of a minute yields verdicts.
 DRIFT_SCHEDULE_S = 15
@@ -75,7 +73,6 @@ class FleetStack:
     sources: frozenset[Source] = field(
         default=frozenset({Source.VLLM, Source.DCGM, Source.PROMETHEUS, Source.CONTROLLER, Source.ACTIVATOR})
     )
-    pending: dict[MetricFamily, str] = field(default_factory=lambda: dict(PENDING))
 
     def stop(self) -> None:
         # Clients' side first (controller, activators), then the emulators, then Prometheus.

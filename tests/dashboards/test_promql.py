@@ -27,8 +27,7 @@ def test_every_variable_is_substituted(boards: dict[str, dict[str, Any]]) -> Non
 
 def test_promtool_accepts_every_query(boards: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed: run `make setup` (Debian package prometheus)")
+    assert promtool is not None, "promtool is not installed: run `make setup` (Debian package prometheus)"
     queries = all_queries(boards)
     rules = [{"record": f"tokenscale_dashboard_check:q{i}", "expr": q.expr} for i, q in enumerate(queries)]
     path = tmp_path / "dashboard-queries.yaml"
