@@ -280,9 +280,12 @@ class Proxy:
                     raise _ClientGone() from None
                 if counter is not None:
                     counter.feed(chunk, self._clock())
-                    if isinstance(counter, SseCounter) and counter.finished and not outcome.complete:
+                    if isinstance(counter, SseCounter) and counter.finished:
                         # The finishing chunk reached the client: from here a hang-up (clients
-                        # often close right after `data: [DONE]`) is not an abort.
+                        # often close right after `data: [DONE]`) is not an abort. The counts are
+                        # taken again on every later chunk: vLLM sends the usage chunk (prompt and
+                        # completion tokens) after the finish_reason chunk, and a cancelled handler
+                        # records whatever was taken last.
                         outcome.counts = counter.counts()
                         outcome.complete = True
             # Every chunk went out. A client that hangs up now (e.g. right after `data: [DONE]`)

@@ -73,12 +73,11 @@ def test_drift_over_activator_records(tmp_path: Path, capsys: pytest.CaptureFixt
     records = list(read_records([records_dir]))
     assert len(records) == 900
     assert {(r.namespace, r.deployment, r.model) for r in records} == {(NS, DEPLOYMENT, MODEL)}
-    # Every request succeeded for the client. The activator records some streams as 499/abort when
-    # the client closes right after `data: [DONE]` (write_eof fails: serving/activator/proxy.py);
-    # reported upstream. They carry no token counts, so the token features skip them.
-    answered = [r for r in records if r.status == 200]
-    assert len(answered) >= 0.85 * len(records)
-    assert all(r.ttft_s is not None and r.prompt_tokens is not None for r in answered)
+    # Every request succeeded for the client, and the replay client closes on `data: [DONE]`,
+    # often before the upstream ends the chunked body: each one is still a complete answer with
+    # its usage counts (the usage chunk comes after the finish_reason chunk).
+    incomplete = [r for r in records if r.status != 200 or r.ttft_s is None or r.prompt_tokens is None]
+    assert incomplete == []
 
     base = ["--records-dir", str(records_dir), "--out", str(tmp_path / "out"), "--json",
             "--min-reference", "500", "--min-current", "250"]  # fmt: skip

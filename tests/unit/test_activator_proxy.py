@@ -320,3 +320,57 @@ async def test_a_client_that_hangs_up_after_the_finishing_chunk_got_a_complete_a
     records = [RequestRecord.from_json(line) for f in tmp_path.rglob("*.jsonl") for line in f.read_text().splitlines()]
     assert len(records) == 5
     assert {(r.status, r.finish_reason, r.output_tokens) for r in records} == {(200, "length", 8)}
+
+
+async def test_the_usage_chunk_after_the_finishing_chunk_is_recorded_when_the_client_hangs_up(tmp_path: Path) -> None:
+    # vLLM sends `finish_reason` first, then (with include_usage) a chunk with the token counts,
+    # then `data: [DONE]`. A client that closes on [DONE] while the upstream has not ended the
+    # chunked body yet gets the handler cancelled: the record must still carry the usage counts
+    # (CI once recorded the counts as they were at the finishing chunk, without prompt_tokens).
+    from aiohttp import web
+
+    async def usage_last(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for i in range(4):
+            finish = '"length"' if i == 3 else "null"
+            chunk = f'{{"model":"bench","choices":[{{"index":0,"text":"w{i} ","finish_reason":{finish}}}]}}'
+            await response.write(f"data: {chunk}\n\n".encode())
+        await asyncio.sleep(0.05)
+        usage = '{"model":"bench","choices":[],"usage":{"prompt_tokens":17,"completion_tokens":4,"total_tokens":21}}'
+        await response.write(f"data: {usage}\n\ndata: [DONE]\n\n".encode())
+        await asyncio.sleep(0.5)  # the client hangs up here, before the end of the chunked body
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/completions", usage_last)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    activator, _ = await _activator(port, "--records-dir", str(tmp_path))
+    try:
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection("127.0.0.1", activator.port)
+            body = json.dumps({"model": "bench", "prompt": "words", "stream": True}).encode()
+            writer.write(
+                b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+            seen = b""
+            while b"data: [DONE]" not in seen:
+                chunk = await asyncio.wait_for(reader.read(65536), 10)
+                assert chunk, "connection closed before [DONE]"
+                seen += chunk
+            writer.transport.abort()
+        await asyncio.sleep(1.0)
+    finally:
+        await activator.stop()
+        await runner.cleanup()
+    records = [RequestRecord.from_json(line) for f in tmp_path.rglob("*.jsonl") for line in f.read_text().splitlines()]
+    assert len(records) == 3
+    assert {(r.status, r.finish_reason, r.prompt_tokens, r.output_tokens) for r in records} == {(200, "length", 17, 4)}
+    assert all(r.ttft_s is not None for r in records)
