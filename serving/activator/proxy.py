@@ -265,13 +265,13 @@ class Proxy:
                 raise _ClientGone() from None
             counter: SseCounter | JsonCounter | None = None
             if self._records is not None and request.path in OPENAI_PATHS:
-                counter = SseCounter() if sse else JsonCounter()
+                counter = outcome.counter = SseCounter() if sse else JsonCounter()
             read = upstream.content.readany
             while True:
                 try:
                     chunk = await read()
                 except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as exc:
-                    return self._broken_stream(request, upstream, stream, outcome, counter, exc)
+                    return self._broken_stream(request, upstream, stream, outcome, exc)
                 if not chunk:
                     break
                 try:
@@ -282,15 +282,10 @@ class Proxy:
                     counter.feed(chunk, self._clock())
                     if isinstance(counter, SseCounter) and counter.finished:
                         # The finishing chunk reached the client: from here a hang-up (clients
-                        # often close right after `data: [DONE]`) is not an abort. The counts are
-                        # taken again on every later chunk: vLLM sends the usage chunk (prompt and
-                        # completion tokens) after the finish_reason chunk, and a cancelled handler
-                        # records whatever was taken last.
-                        outcome.counts = counter.counts()
+                        # often close right after `data: [DONE]`) is not an abort.
                         outcome.complete = True
             # Every chunk went out. A client that hangs up now (e.g. right after `data: [DONE]`)
             # got the whole answer: not an abort, whether the final drain fails or is cancelled.
-            outcome.counts = counter.counts() if counter is not None else None
             outcome.complete = True
             upstream.release()
             try:
@@ -321,7 +316,6 @@ class Proxy:
         upstream: aiohttp.ClientResponse,
         stream: web.StreamResponse,
         outcome: Outcome,
-        counter: SseCounter | JsonCounter | None,
         exc: BaseException,
     ) -> web.StreamResponse:
         """The upstream failed after the status went out: cut the client off without the last chunk.
@@ -331,7 +325,6 @@ class Proxy:
         """
         log.warning("upstream stream broke after headers: %r", exc)
         outcome.finish = "timeout" if isinstance(exc, TimeoutError) else "error"
-        outcome.counts = counter.counts() if counter is not None else None
         self._metrics.request_done(502)
         upstream.close()
         if request.transport is not None:

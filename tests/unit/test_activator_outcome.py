@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from metrics.request_record import RequestRecord
 from serving.activator.outcome import Outcome, build_record
-from serving.activator.usage import ResponseCounts
+from serving.activator.usage import ResponseCounts, SseCounter
 
 
 def _build(outcome: Outcome, body: bytes, arrival: float, end: float) -> RequestRecord:
@@ -43,3 +43,36 @@ def test_an_upstream_error_without_a_finish_reason_is_an_error() -> None:
     outcome.code = 400
     record = _build(outcome, b"{}", 0.0, 0.1)
     assert record.finish_reason == "error"
+
+
+def _sse(*events: str) -> bytes:
+    return "".join(f"data: {e}\n\n" for e in events).encode()
+
+
+FINISH = '{"model":"m","choices":[{"index":0,"text":"a b","finish_reason":"length"}]}'
+USAGE = '{"model":"m","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":2}}'
+
+
+def test_a_streamed_answer_is_counted_from_every_chunk_it_saw() -> None:
+    # The usage chunk follows finish_reason; the record reads the counter at the end, so it is in.
+    outcome = Outcome()
+    outcome.code, outcome.stream, outcome.complete = 200, True, True
+    outcome.counter = SseCounter()
+    outcome.counter.feed(_sse(FINISH), 101.0)
+    outcome.counter.feed(_sse(USAGE, "[DONE]"), 101.5)
+    record = _build(outcome, b"", 100.0, 102.0)
+    assert (record.prompt_tokens, record.output_tokens, record.finish_reason, record.ttft_s) == (7, 2, "length", 1.0)
+
+
+def test_an_aborted_answer_records_no_token_counts() -> None:
+    outcome = Outcome()
+    outcome.code, outcome.stream, outcome.finish = 499, True, "abort"
+    outcome.counter = SseCounter()
+    outcome.counter.feed(_sse('{"model":"m","choices":[{"index":0,"text":"a"}]}'), 101.0)
+    record = _build(outcome, b'{"model": "m"}', 100.0, 102.0)
+    assert (record.prompt_tokens, record.output_tokens, record.ttft_s, record.finish_reason) == (
+        None,
+        None,
+        None,
+        "abort",
+    )
