@@ -44,6 +44,34 @@ async def _activator(port: int, *extra: str) -> Activator:
     return activator
 
 
+def _records(directory: Path) -> list[RequestRecord]:
+    return [RequestRecord.from_json(x) for f in directory.rglob("*.jsonl") for x in f.read_text().splitlines()]
+
+
+def _text_chunk(i: int, finish: str | None) -> bytes:
+    reason = json.dumps(finish)
+    return f'data: {{"model":"bench","choices":[{{"index":0,"text":"w{i} ","finish_reason":{reason}}}]}}\n\n'.encode()
+
+
+async def _stream_then_hang_up(port: int, until: bytes) -> None:
+    """A streaming completion over a raw socket, reset as soon as `until` has arrived (as clients
+    that stop reading once the answer is whole do)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    body = json.dumps({"model": "bench", "prompt": "words", "stream": True}).encode()
+    writer.write(
+        b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    seen = b""
+    while until not in seen:
+        chunk = await asyncio.wait_for(reader.read(65536), 10)
+        assert chunk, f"connection closed before {until!r}"
+        seen += chunk
+    writer.transport.abort()
+
+
 async def test_an_upstream_that_breaks_mid_stream_leaves_the_answer_visibly_incomplete(
     client: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
@@ -66,8 +94,7 @@ async def test_an_upstream_that_breaks_mid_stream_leaves_the_answer_visibly_inco
     finally:
         await activator.stop()
         await runner.cleanup()
-    (line,) = [x for f in tmp_path.rglob("*.jsonl") for x in f.read_text().splitlines()]
-    record = RequestRecord.from_json(line)
+    (record,) = _records(tmp_path)
     assert record.finish_reason == "error"
     assert record.output_tokens == 1
 
@@ -213,5 +240,65 @@ async def test_a_stream_that_goes_silent_is_cut_as_a_timeout(client: aiohttp.Cli
     finally:
         await activator.stop()
         await runner.cleanup()
-    (line,) = [x for f in tmp_path.rglob("*.jsonl") for x in f.read_text().splitlines()]
-    assert RequestRecord.from_json(line).finish_reason == "timeout"
+    (record,) = _records(tmp_path)
+    assert record.finish_reason == "timeout"
+
+
+async def test_a_client_that_hangs_up_after_the_finishing_chunk_got_a_complete_answer(tmp_path: Path) -> None:
+    # Clients often close as soon as the answer is whole, before `data: [DONE]` or the chunked
+    # encoding's last chunk; the activator then fails a write or has its handler cancelled. The
+    # answer was complete: it must be recorded as such (status, tokens), not as an abort.
+    async def slow_done(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for i in range(8):
+            await response.write(_text_chunk(i, "length" if i == 7 else None))
+        await asyncio.sleep(0.5)  # the client hangs up here
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    runner, port = await _serve(slow_done)
+    activator = await _activator(port, "--records-dir", str(tmp_path))
+    try:
+        for _ in range(5):
+            await _stream_then_hang_up(activator.port, until=b'"finish_reason":"length"')
+        await asyncio.sleep(1.0)
+    finally:
+        await activator.stop()
+        await runner.cleanup()
+    records = _records(tmp_path)
+    assert len(records) == 5
+    assert {(r.status, r.finish_reason, r.output_tokens) for r in records} == {(200, "length", 8)}
+
+
+async def test_the_usage_chunk_after_the_finishing_chunk_is_recorded_when_the_client_hangs_up(tmp_path: Path) -> None:
+    # vLLM sends `finish_reason` first, then (with include_usage) a chunk with the token counts,
+    # then `data: [DONE]`. A client that closes on [DONE] while the upstream has not ended the
+    # chunked body yet gets the handler cancelled: the record must still carry the usage counts
+    # (CI once recorded the counts as they were at the finishing chunk, without prompt_tokens).
+    async def usage_last(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for i in range(4):
+            await response.write(_text_chunk(i, "length" if i == 3 else None))
+        await asyncio.sleep(0.05)
+        usage = '{"model":"bench","choices":[],"usage":{"prompt_tokens":17,"completion_tokens":4,"total_tokens":21}}'
+        await response.write(f"data: {usage}\n\ndata: [DONE]\n\n".encode())
+        await asyncio.sleep(0.5)  # the client hangs up here, before the end of the chunked body
+        await response.write_eof()
+        return response
+
+    runner, port = await _serve(usage_last)
+    activator = await _activator(port, "--records-dir", str(tmp_path))
+    try:
+        for _ in range(3):
+            await _stream_then_hang_up(activator.port, until=b"data: [DONE]")
+        await asyncio.sleep(1.0)
+    finally:
+        await activator.stop()
+        await runner.cleanup()
+    records = _records(tmp_path)
+    assert len(records) == 3
+    assert {(r.status, r.finish_reason, r.prompt_tokens, r.output_tokens) for r in records} == {(200, "length", 17, 4)}
+    assert all(r.ttft_s is not None for r in records)
