@@ -30,7 +30,7 @@ from serving.stack.bridge import EmulatorBridge
 from serving.stack.kwok import KwokCluster
 from serving.stack.kwok_bridge import KwokPodBridge
 from serving.stack.ports import LOOPBACK, free_port
-from serving.stack.probe import http_ok
+from serving.stack.probe import answers
 from serving.stack.process import ManagedProcess, start_process
 from serving.stack.prometheus import PrometheusConfig, PrometheusServer, ScrapeJob, start_prometheus
 from tests.e2e import autoscalers, kubectl, shipped
@@ -288,9 +288,7 @@ def _build(stack: ServingStack) -> None:
     stack.pod_bridge.start()
     stack._cleanups.append(stack.pod_bridge.stop)
     if stack.activator is not None:
-        stack.activator.process.wait_until(
-            lambda: http_ok(f"{stack.activator.url}/readyz") if stack.activator else False, 30, "activator /readyz"
-        )
+        stack.activator.process.wait_until(answers(f"{stack.activator.url}/readyz"), 30, "activator /readyz")
     if spec.autoscaler is not None:
         stack.create_autoscaler(spec.autoscaler)
     for controller in stack.controllers:
@@ -300,11 +298,12 @@ def _build(stack: ServingStack) -> None:
 def wait_for_reason(stack: ServingStack, reasons: set[str], timeout_s: float, controller: int = 0) -> dict[str, Any]:
     """Poll the controller's /debug/tick until the target's reason is one of `reasons`."""
     proc = stack.controllers[controller]
-    seen: list[dict[str, Any] | None] = [None]  # the last decision, for the failure message
+    last: dict[str, Any] | None = None  # the last decision, for the failure message
 
     def matching() -> dict[str, Any] | None:
-        seen[0] = proc.decision(stack.namespace, stack.deployment)
-        return seen[0] if seen[0] is not None and seen[0].get("reason") in reasons else None
+        nonlocal last
+        last = proc.decision(stack.namespace, stack.deployment)
+        return last if last is not None and last.get("reason") in reasons else None
 
     what = f"a decision with reason in {sorted(reasons)}"
-    return wait_for(matching, timeout_s, what, poll_s=0.25, detail=lambda: f"last: {seen[0]}")
+    return wait_for(matching, timeout_s, what, poll_s=0.25, detail=lambda: f"last: {last}")

@@ -7,6 +7,7 @@ prometheus-operator kinds against the required structure in tests/manifests/moni
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -28,6 +29,12 @@ def crd() -> dict[str, Any]:
     return loaded
 
 
+@functools.cache
+def _autoscaler_schema() -> openapi.Schema:
+    """Our CRD's schema, read once per run (every InferenceAutoscaler in every tree is checked against it)."""
+    return openapi.crd_schema(crd(), VERSION)
+
+
 def group_of(obj: Obj) -> str:
     api_version = str(obj.get("apiVersion", ""))
     return api_version.split("/", maxsplit=1)[0] if "/" in api_version else ""
@@ -38,7 +45,7 @@ def custom_resource_problems(obj: Obj) -> list[str]:
     if group_of(obj) == GROUP:
         assert kind == KIND, f"unknown tokenscale kind {kind}"
         assert obj["apiVersion"] == f"{GROUP}/{VERSION}"
-        return openapi.validate(obj, openapi.crd_schema(crd(), VERSION))
+        return openapi.validate(obj, _autoscaler_schema())
     schema = monitoring.SCHEMAS.get(kind)
     assert schema is not None, f"no structure check for {obj['apiVersion']} {kind}"
     return openapi.validate(obj, schema)
